@@ -1,0 +1,5 @@
+"""ionworks-apply: GitOps for Ionworks cell specifications."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
