@@ -1,0 +1,60 @@
+"""Routes S1-S5: cell specifications."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from reconciler.sandbox.api_common import EntityOrderBy, Order, deleted, ok, page, query_lists
+from reconciler.sandbox.models import SpecCreate, SpecPatch
+from reconciler.sandbox.query import paginated
+from reconciler.sandbox.specs import create_spec, delete_spec, get_spec, list_specs, patch_spec
+from reconciler.sandbox.state import SandboxState
+
+SPEC_PAGE_CAP = 100
+
+
+def spec_routes(state: SandboxState) -> APIRouter:
+    router = APIRouter(tags=["cell specifications"])
+    db, settings = state.db, state.settings
+
+    @router.get("/cell_specifications")
+    def list_cell_specifications(
+        request: Request,
+        limit: int = Query(SPEC_PAGE_CAP, ge=1),
+        offset: int = Query(0, ge=0),
+        full: bool = False,
+        order_by: EntityOrderBy = "created_at",
+        order: Order = "desc",
+    ) -> Response:
+        window = page(limit, offset, order_by, order, cap=SPEC_PAGE_CAP)
+        with db.snapshot() as tx:
+            items, total = list_specs(tx, query_lists(request), window, full=full)
+        return ok(paginated(items, total))
+
+    @router.get("/cell_specifications/{spec_id}")
+    def get_cell_specification(spec_id: str) -> Response:
+        with db.snapshot() as tx:
+            return ok(get_spec(tx, spec_id))
+
+    @router.post("/cell_specifications", status_code=201)
+    def create_cell_specification(body: SpecCreate) -> Response:
+        fields = body.model_dump(mode="json", exclude_unset=True)
+        with db.transaction() as tx:
+            spec_id = create_spec(tx, fields, ratings_required=settings.ratings_required)
+            return ok(get_spec(tx, spec_id), 201)
+
+    @router.patch("/cell_specifications/{spec_id}")
+    def update_cell_specification(spec_id: str, body: SpecPatch) -> Response:
+        fields = body.model_dump(mode="json", exclude_unset=True)
+        with db.transaction() as tx:
+            patch_spec(tx, spec_id, fields, mode=settings.patch_mode)
+            return ok(get_spec(tx, spec_id))
+
+    @router.delete("/cell_specifications/{spec_id}", status_code=204)
+    def delete_cell_specification(spec_id: str) -> Response:
+        with db.transaction() as tx:
+            delete_spec(tx, spec_id)
+        return deleted()
+
+    return router
