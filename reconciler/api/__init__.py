@@ -1,0 +1,13 @@
+"""httpx client for the Ionworks REST API: auth, retries, paging, concurrency and error mapping.
+
+Modules: ``settings`` (credentials and env vars), ``session`` (one request with retries),
+``responses`` (HTTP -> :mod:`reconciler.errors`), ``client`` (the calls ionworks-apply makes).
+"""
+
+from __future__ import annotations
+
+from reconciler.api.client import IonworksClient
+from reconciler.api.settings import ApiSettings, Credentials
+from reconciler.plan import Cascade
+
+__all__ = ["ApiSettings", "Cascade", "Credentials", "IonworksClient"]

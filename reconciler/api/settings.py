@@ -1,0 +1,174 @@
+"""Credentials and connection settings, from flags and the environment like the official client.
+
+Secrets live only in :class:`Credentials` and only leave it through :meth:`Credentials.headers`;
+every ``repr`` masks them so they cannot reach logs, tracebacks or error messages by accident.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import httpx
+
+from reconciler.errors import ConfigError
+
+DEFAULT_BASE_URL = "https://api.ionworks.com"
+
+ENV_API_KEY = "IONWORKS_API_KEY"
+ENV_API_TOKEN = "IONWORKS_API_TOKEN"
+ENV_ORGANIZATION_ID = "IONWORKS_ORGANIZATION_ID"
+ENV_API_URL = "IONWORKS_API_URL"
+ENV_PROJECT_ID = "IONWORKS_PROJECT_ID"
+ENV_PROJECT_ID_DEPRECATED = "PROJECT_ID"
+
+MISSING_CREDENTIALS = (
+    f"no Ionworks credentials: set {ENV_API_KEY} (or {ENV_API_TOKEN}), "
+    "or pass --api-key (or --token)"
+)
+
+
+def _mask(value: str | None) -> str:
+    return "None" if value is None else "***"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An API key and/or bearer token, plus the optional organization they act in."""
+
+    api_key: str | None = None
+    token: str | None = None
+    organization_id: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Credentials(api_key={_mask(self.api_key)}, token={_mask(self.token)}, "
+            f"organization_id={self.organization_id!r})"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def present(self) -> bool:
+        return bool(self.api_key or self.token)
+
+    @property
+    def kind(self) -> str:
+        """Which credential is sent, for messages: never the value itself."""
+        if self.token:
+            return "bearer token"
+        return "API key" if self.api_key else "no credential"
+
+    def headers(self) -> dict[str, str]:
+        """Auth headers; a token wins over a key and then no X-API-Key is sent (contract 1.2)."""
+        headers: dict[str, str] = {}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        elif self.api_key:
+            headers["X-API-Key"] = self.api_key
+        if self.organization_id:
+            headers["X-Organization-Id"] = self.organization_id
+        return headers
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Where the API is, who we are, and how patiently we talk to it."""
+
+    base_url: str = DEFAULT_BASE_URL
+    credentials: Credentials = field(default_factory=Credentials)
+    project_id: str | None = None
+    timeout: float = 10.0
+    concurrency: int = 8
+    max_retries: int = 5
+    backoff_base: float = 0.3
+    backoff_max: float = 10.0
+    retry_after_max: float = 60.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_url", _check_base_url(self.base_url))
+        if self.timeout <= 0:
+            raise ConfigError(f"the API timeout must be positive, not {self.timeout}")
+        if self.concurrency < 1:
+            raise ConfigError(f"the API concurrency must be at least 1, not {self.concurrency}")
+        if self.max_retries < 0:
+            raise ConfigError(f"max_retries must be 0 or more, not {self.max_retries}")
+        if min(self.backoff_base, self.backoff_max, self.retry_after_max) < 0:
+            raise ConfigError("backoff and Retry-After limits must not be negative")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> ApiSettings:
+        """Settings from explicit values (None = not given) over ``IONWORKS_*`` variables.
+
+        Explicit ``api_key``/``token`` replace the environment's credentials entirely
+        (contract 1.2), so a flag can never be silently combined with a stale env token.
+        Raises ConfigError before any request when no credential is found.
+        """
+        source: Mapping[str, str] = os.environ if env is None else env
+        allowed = {"api_key", "token", "organization_id"} | {
+            f.name for f in fields(cls) if f.name != "credentials"
+        }
+        unknown = sorted(set(overrides) - allowed)
+        if unknown:
+            raise TypeError(f"unknown ApiSettings override(s): {', '.join(unknown)}")
+        given = {name: value for name, value in overrides.items() if value is not None}
+
+        def env_value(name: str) -> str | None:
+            value = source.get(name, "").strip()
+            return value or None
+
+        if "api_key" in given or "token" in given:
+            api_key, token = given.get("api_key"), given.get("token")
+        else:
+            api_key, token = env_value(ENV_API_KEY), env_value(ENV_API_TOKEN)
+        credentials = Credentials(
+            api_key=api_key or None,
+            token=token or None,
+            organization_id=given.get("organization_id") or env_value(ENV_ORGANIZATION_ID),
+        )
+        if not credentials.present:
+            raise ConfigError(MISSING_CREDENTIALS)
+
+        project_id = given.get("project_id") or env_value(ENV_PROJECT_ID)
+        if project_id is None and env_value(ENV_PROJECT_ID_DEPRECATED):
+            warnings.warn(
+                f"{ENV_PROJECT_ID_DEPRECATED} is deprecated; set {ENV_PROJECT_ID} instead",
+                FutureWarning,
+                stacklevel=2,
+            )
+            project_id = env_value(ENV_PROJECT_ID_DEPRECATED)
+
+        tuning = {
+            name: value
+            for name, value in given.items()
+            if name not in {"api_key", "token", "organization_id", "project_id", "base_url"}
+        }
+        return cls(
+            base_url=given.get("base_url") or env_value(ENV_API_URL) or DEFAULT_BASE_URL,
+            credentials=credentials,
+            project_id=project_id,
+            **tuning,
+        )
+
+
+def _check_base_url(base_url: str) -> str:
+    """Strip trailing ``/`` (contract 1.1) and refuse URLs that cannot work or would leak."""
+    stripped = base_url.strip().rstrip("/")
+    try:
+        url = httpx.URL(stripped)
+    except httpx.InvalidURL:
+        raise ConfigError(f"the API URL is not a valid URL (check {ENV_API_URL})") from None
+    if url.userinfo:
+        raise ConfigError(
+            f"the API URL must not contain a user name or password ({ENV_API_URL}); "
+            f"use {ENV_API_KEY} or {ENV_API_TOKEN}"
+        )
+    if url.scheme not in {"http", "https"} or not url.host:
+        raise ConfigError(
+            f"the API URL {stripped!r} must start with http:// or https:// and name a host "
+            f"(check {ENV_API_URL})"
+        )
+    return stripped
