@@ -204,7 +204,7 @@ class SafetyError(IonworksApplyError):
 
 
 class GuardError(SafetyError):
-    """Deletes blocked by a guard; ``blocked`` lists one line per delete with what would allow it."""
+    """Deletes blocked by guards; ``blocked`` has one line per block with what would allow it."""
 
     def __init__(self, message: str, blocked: Sequence[str] = ()) -> None:
         super().__init__(message)

@@ -1,0 +1,306 @@
+"""The Plan: plain data describing what apply would do, and its saved-file form.
+
+A Plan knows nothing about output or HTTP. Changes are small value objects in a fixed order
+(creates, renames, adopts, updates, deletes, then orphans that are only reported); each has a
+``data`` dict that the JSON renderer and the plan file share, so the JSON plan is the stable
+contract for CI (``FORMAT_VERSION``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from reconciler import __version__
+from reconciler.errors import PlanFileError
+
+FORMAT_VERSION = 1
+
+ChangeKind = Literal["create", "rename", "adopt", "update", "delete", "orphan"]
+
+#: Render and apply order; deletes come last so nothing is lost before everything else landed.
+KIND_ORDER: dict[str, int] = {
+    "create": 0,
+    "rename": 1,
+    "adopt": 2,
+    "update": 3,
+    "delete": 4,
+    "orphan": 5,
+}
+
+#: Kinds that write to the API; an orphan is only reported.
+WRITING_KINDS = frozenset({"create", "rename", "adopt", "update", "delete"})
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field-level difference: a dotted path with the values before and after.
+
+    ``before``/``after`` are plain JSON values as the API and the manifest hold them (a Quantity
+    stays ``{"value": ..., "unit": ...}``); ``None`` means absent or null.
+    """
+
+    path: str
+    before: Any
+    after: Any
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {"path": self.path, "before": self.before, "after": self.after}
+
+
+@dataclass(frozen=True)
+class Cascade:
+    """What a spec delete takes with it, counted from the API's list totals."""
+
+    instances: int = 0
+    batches: int = 0
+    measurements: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return self.instances == 0 and self.batches == 0 and self.measurements == 0
+
+    def grew_from(self, earlier: Cascade) -> bool:
+        return (
+            self.instances > earlier.instances
+            or self.batches > earlier.batches
+            or self.measurements > earlier.measurements
+        )
+
+    def describe(self) -> str:
+        """``12 cell instances, 3 batches and 340 measurements`` (plural-aware)."""
+        parts = [
+            _count(self.instances, "cell instance"),
+            _count(self.batches, "batch", "batches"),
+            _count(self.measurements, "measurement"),
+        ]
+        return f"{parts[0]}, {parts[1]} and {parts[2]}"
+
+    @property
+    def data(self) -> dict[str, int]:
+        return {
+            "instances": self.instances,
+            "batches": self.batches,
+            "measurements": self.measurements,
+        }
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"
+
+
+@dataclass(frozen=True)
+class Block:
+    """A guard that would refuse a delete, and what would allow it."""
+
+    guard: Literal["protect", "max_deletes", "max_delete_percent", "empty", "cascade"]
+    reason: str
+    allow: str
+
+    @property
+    def data(self) -> dict[str, str]:
+        return {"guard": self.guard, "reason": self.reason, "allow": self.allow}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One planned change to one cell specification.
+
+    ``body`` is exactly what apply sends: the POST body for a create, the PATCH body for a
+    rename/adopt/update (changed top-level fields, each in full), empty for delete and orphan.
+    ``live_digest``/``live_updated_at`` record the live record the plan was made from, so apply
+    can refuse a stale plan.
+    """
+
+    kind: ChangeKind
+    name: str
+    spec_id: str | None = None
+    previous_name: str | None = None
+    source: str | None = None
+    fields: tuple[str, ...] = ()
+    details: tuple[FieldChange, ...] = ()
+    body: dict[str, Any] = field(default_factory=dict)
+    desired_digest: str | None = None
+    live_digest: str | None = None
+    live_updated_at: str | None = None
+    cascade: Cascade | None = None
+    blocks: tuple[Block, ...] = ()
+
+    @property
+    def writes(self) -> bool:
+        return self.kind in WRITING_KINDS
+
+    @property
+    def sort_key(self) -> tuple[int, str]:
+        return (KIND_ORDER[self.kind], self.name)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "spec_id": self.spec_id,
+            "previous_name": self.previous_name,
+            "source": self.source,
+            "fields": list(self.fields),
+            "details": [d.data for d in self.details],
+            "body": self.body,
+            "desired_digest": self.desired_digest,
+            "live_digest": self.live_digest,
+            "live_updated_at": self.live_updated_at,
+            "cascade": self.cascade.data if self.cascade else None,
+            "blocked_by": [b.data for b in self.blocks],
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Change:
+        cascade = data.get("cascade")
+        return cls(
+            kind=data["kind"],
+            name=data["name"],
+            spec_id=data.get("spec_id"),
+            previous_name=data.get("previous_name"),
+            source=data.get("source"),
+            fields=tuple(data.get("fields", ())),
+            details=tuple(
+                FieldChange(d["path"], d.get("before"), d.get("after"))
+                for d in data.get("details", ())
+            ),
+            body=dict(data.get("body") or {}),
+            desired_digest=data.get("desired_digest"),
+            live_digest=data.get("live_digest"),
+            live_updated_at=data.get("live_updated_at"),
+            cascade=Cascade(**cascade) if cascade else None,
+            blocks=tuple(Block(**b) for b in data.get("blocked_by", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every change for one project (one manifests directory), in apply order."""
+
+    project_id: str
+    owner: str
+    api_url: str
+    manifests_dir: str
+    prune: bool
+    changes: tuple[Change, ...]
+    unchanged: tuple[str, ...] = ()
+    unmanaged: tuple[str, ...] = ()
+    managed_count: int = 0
+    desired_digest: str = ""
+    tool_version: str = __version__
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "changes", tuple(sorted(self.changes, key=lambda c: c.sort_key)))
+
+    def of_kind(self, *kinds: ChangeKind) -> list[Change]:
+        return [c for c in self.changes if c.kind in kinds]
+
+    @property
+    def writes(self) -> list[Change]:
+        return [c for c in self.changes if c.writes]
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.writes)
+
+    @property
+    def blocked(self) -> list[Change]:
+        return [c for c in self.changes if c.blocks]
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(KIND_ORDER, 0)
+        for change in self.changes:
+            counts[change.kind] += 1
+        return counts
+
+    def total_cascade(self) -> Cascade:
+        deletes = [c.cascade for c in self.of_kind("delete") if c.cascade]
+        return Cascade(
+            instances=sum(c.instances for c in deletes),
+            batches=sum(c.batches for c in deletes),
+            measurements=sum(c.measurements for c in deletes),
+        )
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {
+            "project_id": self.project_id,
+            "owner": self.owner,
+            "api_url": self.api_url,
+            "manifests_dir": self.manifests_dir,
+            "prune": self.prune,
+            "tool_version": self.tool_version,
+            "desired_digest": self.desired_digest,
+            "managed_count": self.managed_count,
+            "summary": self.counts(),
+            "cascade": self.total_cascade().data,
+            "changes": [c.data for c in self.changes],
+            "unchanged": list(self.unchanged),
+            "unmanaged": list(self.unmanaged),
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Plan:
+        return cls(
+            project_id=data["project_id"],
+            owner=data["owner"],
+            api_url=data["api_url"],
+            manifests_dir=data["manifests_dir"],
+            prune=bool(data["prune"]),
+            changes=tuple(Change.from_data(c) for c in data["changes"]),
+            unchanged=tuple(data.get("unchanged", ())),
+            unmanaged=tuple(data.get("unmanaged", ())),
+            managed_count=int(data.get("managed_count", 0)),
+            desired_digest=data.get("desired_digest", ""),
+            tool_version=data.get("tool_version", ""),
+        )
+
+
+def plans_document(plans: list[Plan]) -> dict[str, Any]:
+    """The JSON document for one or more plans: the format of ``--format json`` and plan files."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "tool": "ionworks-apply",
+        "tool_version": __version__,
+        "plans": [p.data for p in plans],
+    }
+
+
+def save_plans(plans: list[Plan], path: Path) -> None:
+    """Write a plan file for ``apply``; it holds no credentials, only ids, digests and bodies."""
+    text = json.dumps(plans_document(plans), indent=2, sort_keys=True, allow_nan=False)
+    try:
+        path.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise PlanFileError(f"cannot write plan file {path}: {exc.strerror}") from exc
+
+
+def load_plans(path: Path) -> list[Plan]:
+    """Read a plan file written by ``plan --out``; refuse other formats and other tool versions."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PlanFileError(f"cannot read plan file {path}: {exc.strerror}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PlanFileError(f"{path} is not a plan file written by `plan --out` ({exc})") from exc
+    if not isinstance(document, dict) or document.get("tool") != "ionworks-apply":
+        raise PlanFileError(f"{path} is not a plan file written by `ionworks-apply plan --out`")
+    if document.get("format_version") != FORMAT_VERSION:
+        raise PlanFileError(
+            f"{path} has plan format {document.get('format_version')!r}; this ionworks-apply "
+            f"reads format {FORMAT_VERSION}. Make a new plan with this version."
+        )
+    if document.get("tool_version") != __version__:
+        raise PlanFileError(
+            f"{path} was made by ionworks-apply {document.get('tool_version')}; this is "
+            f"{__version__}. Make a new plan with this version so it is applied as reviewed."
+        )
+    try:
+        return [Plan.from_data(p) for p in document["plans"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PlanFileError(f"{path} is damaged: missing or malformed {exc}") from exc

@@ -1,0 +1,107 @@
+"""Terraform-like terminal output of plans: one block per change, a summary line per plan.
+
+Colour only when asked (``color=True``): green creates, yellow renames/adopts/updates, red
+deletes. Without it the output is plain ASCII-safe text fit for logs and golden files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from reconciler.plan import Change, Plan
+from reconciler.render.values import (
+    blocked_note,
+    cascade_text,
+    clean,
+    created_fields,
+    display_url,
+    format_value,
+    orphan_reason,
+    quote,
+    status_notes,
+    summary_line,
+)
+
+_SYMBOL = {
+    "create": "+",
+    "rename": "->",
+    "adopt": "~",
+    "update": "~",
+    "delete": "-",
+    "orphan": "!",
+}
+_COLOUR = {
+    "create": "green",
+    "rename": "yellow",
+    "adopt": "yellow",
+    "update": "yellow",
+    "delete": "red",
+}
+_HEAD_INDENT = "  "
+_BODY_INDENT = "       "
+
+
+def render(plans: Sequence[Plan], *, color: bool = False) -> str:
+    """The plans as terminal text, without a trailing newline."""
+    if not plans:
+        return "No projects to plan."
+    return "\n\n".join(_plan(plan, color) for plan in plans)
+
+
+def _plan(plan: Plan, color: bool) -> str:
+    lines = [
+        f"Project {clean(plan.project_id)} (owner {clean(plan.owner)})",
+        f"  manifests: {clean(plan.manifests_dir)}",
+        f"  api:       {display_url(plan.api_url)}",
+    ]
+    if plan.changes:
+        lines.append("")
+        for change in plan.changes:
+            lines.extend(_change(change, plan, color))
+    lines.append("")
+    lines.append(summary_line(plan))
+    lines.extend(note for note in (blocked_note(plan), status_notes(plan)) if note)
+    return "\n".join(lines)
+
+
+def _change(change: Change, plan: Plan, color: bool) -> list[str]:
+    head = f"{_SYMBOL[change.kind]:<2} {change.kind} "
+    if change.kind == "rename" and change.previous_name is not None:
+        head += f"{quote(change.previous_name)} -> {quote(change.name)}"
+    else:
+        head += quote(change.name)
+    where = change.source or (f"id {change.spec_id}" if change.spec_id else "")
+    if where:
+        head += f" ({clean(where)})"
+    colour = _COLOUR.get(change.kind)
+    if color and colour:
+        head = click.style(head, fg=colour)
+    if change.blocks:
+        head += " " + (click.style("[BLOCKED]", fg="red", bold=True) if color else "[BLOCKED]")
+    return [_HEAD_INDENT + head, *(_BODY_INDENT + line for line in _body(change, plan))]
+
+
+def _body(change: Change, plan: Plan) -> list[str]:
+    """The indented lines under a change's head line."""
+    if change.kind == "create":
+        fields = [(clean(f) + ":", value) for f, value in created_fields(change)]
+        width = max((len(label) for label, _ in fields), default=0)
+        return [f"{label:<{width}} {format_value(value)}" for label, value in fields]
+    if change.kind == "delete":
+        lines = [cascade_text(change.cascade)]
+        for block in change.blocks:
+            lines.append(f"blocked by {block.guard}: {clean(block.reason)}")
+            lines.append(f"  allow: {clean(block.allow)}")
+        return lines
+    if change.kind == "orphan":
+        return [orphan_reason(plan)]
+    lines = ["adopt: add ownership marker"] if change.kind == "adopt" else []
+    lines.extend(
+        f"{clean(d.path)}: {format_value(d.before)} -> {format_value(d.after)}"
+        for d in change.details
+    )
+    if change.kind == "update" and not change.details:
+        lines.append("fields: " + ", ".join(clean(f) for f in change.fields))
+    return lines

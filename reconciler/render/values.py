@@ -1,0 +1,227 @@
+"""Value and summary wording shared by the text and markdown renderers.
+
+Values come from manifests and the API, so they are user-provided: every string shown goes
+through ``clean`` (control and bidi characters become visible escapes, so a spec name cannot
+move the cursor or recolour a terminal). Nested values are shown compactly within a character
+budget, keys sorted, so the same plan always renders the same way, before or after a save/load.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from reconciler.plan import Cascade, Change, Plan
+
+#: Default budget, in characters, for one value on one line.
+VALUE_LIMIT = 120
+
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+PRUNE_HINT = "prune is off (use --prune or prune: true)"
+
+
+def plural(n: int, singular: str, many: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else (many or singular + 's')}"
+
+
+def clean(text: str) -> str:
+    """``text`` with control, format and separator characters shown as escapes."""
+    if text.isprintable():
+        return text
+    return "".join(_escape_char(ch) for ch in text)
+
+
+def _escape_char(ch: str) -> str:
+    if ch in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[ch]
+    if ch == " " or unicodedata.category(ch)[0] not in "CZ":
+        return ch
+    code = ord(ch)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def quote(text: str, limit: int | None = VALUE_LIMIT) -> str:
+    """A string in double quotes, escaped like JSON would, cut to ``limit`` characters."""
+    inner = clean(text.replace("\\", "\\\\").replace('"', '\\"'))
+    if limit is not None and len(inner) + 2 > limit:
+        inner = inner[: max(limit - 5, 1)] + "..."
+    return f'"{inner}"'
+
+
+def is_quantity(value: Any) -> bool:
+    """``{"value": <number>, "unit": "<text>"}``, the API's Quantity form."""
+    return (
+        isinstance(value, Mapping)
+        and set(value) == {"value", "unit"}
+        and isinstance(value["unit"], str)
+        and isinstance(value["value"], int | float)
+        and not isinstance(value["value"], bool)
+    )
+
+
+def number(value: float) -> str:
+    """Shortest exact spelling; ``20.0`` shows as ``20`` (values are compared physically)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value)
+
+
+def format_value(value: Any, limit: int = VALUE_LIMIT) -> str:
+    """One line for a plain JSON value: ``0.002 A*h``, ``(none)``, ``{material: {...}, ...}``.
+
+    Nested values show as many whole levels as fit in ``limit``, deeper ones as ``{...}``; when
+    not even the first level fits, its items are shown while they fit, then ``... N more``.
+    """
+    levels = _levels(value)
+    if levels == 0:
+        return _scalar(value, limit)
+    best = None
+    for depth in range(1, levels + 1):
+        text = _nested(value, depth, None)
+        if len(text) > limit:
+            break
+        best = text
+    return best if best is not None else _nested(value, 1, limit)
+
+
+def _levels(value: Any) -> int:
+    """How deep containers nest in ``value``; a Quantity is a leaf."""
+    if isinstance(value, Mapping) and not is_quantity(value):
+        return 1 + max((_levels(v) for v in value.values()), default=0)
+    if isinstance(value, list | tuple):
+        return 1 + max((_levels(v) for v in value), default=0)
+    return 0
+
+
+def _scalar(value: Any, limit: int | None) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return number(value)
+    if isinstance(value, str):
+        return quote(value, limit)
+    if is_quantity(value):
+        return f"{number(value['value'])} {clean(value['unit'])}"
+    return clean(str(value))
+
+
+def _nested(value: Any, depth: int, limit: int | None) -> str:
+    """A container showing ``depth`` levels; with a ``limit``, only the items that fit."""
+    if isinstance(value, Mapping):
+        opening, closing = "{", "}"
+        items = [(clean(str(k)) + ": ", v) for k, v in sorted(value.items(), key=_key)]
+    else:
+        opening, closing = "[", "]"
+        items = [("", v) for v in value]
+    if not items:
+        return opening + closing
+    if depth == 0:
+        return opening + "..." + closing
+    if limit is None:
+        return opening + ", ".join(label + _child(v, depth, None) for label, v in items) + closing
+    return _fitting(opening, closing, items, depth, limit)
+
+
+def _child(value: Any, depth: int, limit: int | None) -> str:
+    return _nested(value, depth - 1, limit) if _levels(value) else _scalar(value, limit)
+
+
+def _key(item: tuple[Any, Any]) -> str:
+    return str(item[0])
+
+
+def _fitting(
+    opening: str, closing: str, items: list[tuple[str, Any]], depth: int, limit: int
+) -> str:
+    """Items while they fit in ``limit``, then ``... N more``; if none fits, ``{...}``."""
+    parts: list[str] = []
+    used = len(opening) + len(closing)
+    for index, (label, item) in enumerate(items):
+        rest = len(items) - index
+        reserve = len(f", ... {rest - 1} more") if rest > 1 else 0
+        separator = 2 if parts else 0
+        piece = label + _child(item, depth, limit - used - separator - len(label) - reserve)
+        if used + separator + len(piece) + reserve > limit:
+            if not parts:
+                return opening + "..." + closing
+            parts.append(f"... {rest} more")
+            break
+        parts.append(piece)
+        used += separator + len(piece)
+    return opening + ", ".join(parts) + closing
+
+
+def created_fields(change: Change) -> list[tuple[str, Any]]:
+    """``(field, value)`` for each top-level field a create declares, without ``name``."""
+    return [(f, change.body.get(f)) for f in change.fields if f != "name"]
+
+
+def cascade_text(cascade: Cascade | None) -> str:
+    if cascade is None:
+        return "cascade not counted"
+    if cascade.empty:
+        return "no cell instances, batches or measurements go with it"
+    return "also deletes " + cascade.describe()
+
+
+def summary_line(plan: Plan) -> str:
+    """``Plan: 2 to create, 1 to update, 1 to delete (cascade: ...).`` or ``No changes. ...``."""
+    counts = plan.counts()
+    if not plan.has_changes:
+        return f"No changes. {plural(len(plan.unchanged), 'spec')} up to date."
+    parts = [f"{counts['create']} to create"]
+    parts += [f"{counts[kind]} to {kind}" for kind in ("rename", "adopt") if counts[kind]]
+    parts += [f"{counts['update']} to update", f"{counts['delete']} to delete"]
+    line = "Plan: " + ", ".join(parts)
+    if counts["delete"]:
+        total = plan.total_cascade()
+        line += (
+            f" (cascade: {plural(total.instances, 'instance')}, "
+            f"{plural(total.batches, 'batch', 'batches')}, "
+            f"{plural(total.measurements, 'measurement')})"
+        )
+    return line + "."
+
+
+def status_notes(plan: Plan) -> str:
+    """Up-to-date (when there are changes), orphaned and unmanaged counts, or ``""``."""
+    notes: list[str] = []
+    if plan.has_changes:
+        notes.append(f"{plural(len(plan.unchanged), 'spec')} up to date")
+    orphans = len(plan.of_kind("orphan"))
+    if orphans:
+        notes.append(f"{orphans} orphaned (not deleted)")
+    if plan.unmanaged:
+        notes.append(f"{len(plan.unmanaged)} unmanaged (not ours, left alone)")
+    return ", ".join(notes) + "." if notes else ""
+
+
+def blocked_note(plan: Plan) -> str:
+    blocked = len(plan.blocked)
+    if not blocked:
+        return ""
+    it = "it" if blocked == 1 else "them"
+    return f"{plural(blocked, 'delete')} blocked: apply refuses {it} until allowed."
+
+
+def orphan_reason(plan: Plan) -> str:
+    return "orphaned, not deleted" + ("" if plan.prune else ": " + PRUNE_HINT)
+
+
+def display_url(url: str) -> str:
+    """The API address without credentials, query or fragment, which may hold secrets."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "(unparseable API URL)"
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    return clean(urlunsplit((parts.scheme, netloc, parts.path, "", "")))
