@@ -1,0 +1,238 @@
+"""Loading manifest directories: the bad-input corpus, edge-valid cases, layout rules, positions."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler import yaml_source
+from reconciler.errors import ManifestError
+from reconciler.manifests import find_manifest_files, load_manifests
+from reconciler.yaml_source import parse_documents
+from reconciler.yaml_text import MAX_FILE_BYTES
+
+FIXTURES = Path(__file__).parent / "fixtures"
+BAD = FIXTURES / "bad"
+GOOD = FIXTURES / "good"
+EXAMPLES = Path(__file__).resolve().parent.parent / "manifests"
+SPEC = (
+    "name: {name}\nratings:\n  capacity: {{value: 5, unit: A*h}}\n"
+    "  voltage_min: {{value: 2.5, unit: V}}\n  voltage_max: {{value: 4.2, unit: V}}\n"
+)
+
+
+def problem_lines(root: Path) -> tuple[list[str], bool]:
+    """Every problem line for ``root`` and whether loading failed."""
+    try:
+        return [str(w) for w in load_manifests(root).warnings], False
+    except ManifestError as exc:
+        return [str(p) for p in exc.problems], True
+
+
+def cases(folder: Path) -> list[str]:
+    return sorted(entry.name for entry in folder.iterdir() if entry.is_dir())
+
+
+@pytest.mark.parametrize("case", cases(BAD))
+def test_bad_case(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each case lists the exact lines it must produce in expected.txt."""
+    monkeypatch.chdir(BAD / case)
+    expected = (BAD / case / "expected.txt").read_text(encoding="utf-8").splitlines()
+    lines, failed = problem_lines(Path("."))
+    assert lines == expected
+    assert failed == any(": warning: " not in line for line in expected)
+
+
+def test_the_bad_corpus_is_large_and_all_real() -> None:
+    failing = [case for case in cases(BAD) if "warning" not in case and "empty" not in case]
+    assert len(failing) >= 40
+    for case in cases(BAD):
+        assert (BAD / case / "expected.txt").read_text(encoding="utf-8").strip(), case
+
+
+@pytest.mark.parametrize("case", cases(GOOD))
+def test_good_case(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each case's expected.json holds the config, warnings, and every spec as loaded."""
+    monkeypatch.chdir(GOOD / case)
+    loaded = load_manifests(Path("."))
+    actual = {
+        "config": loaded.config.model_dump(),
+        "warnings": [str(w) for w in loaded.warnings],
+        "specs": [
+            {
+                "location": str(spec.location),
+                "body": spec.body,
+                "lifecycle": {
+                    "previous_names": list(spec.lifecycle.previous_names),
+                    "ignore_fields": list(spec.lifecycle.ignore_fields),
+                },
+                "field_locations": {k: str(v) for k, v in spec.field_locations.items()},
+            }
+            for spec in loaded.specs
+        ],
+    }
+    expected = json.loads((GOOD / case / "expected.json").read_text(encoding="utf-8"))
+    assert actual == expected
+
+
+def test_the_example_manifests_are_valid() -> None:
+    loaded = load_manifests(EXAMPLES)
+    assert loaded.warnings == ()
+    assert len(loaded.specs) >= 4
+    assert loaded.config.owner == "examples"
+    for spec in loaded.specs:
+        assert "lifecycle" not in spec.body
+    names = [spec.name for spec in loaded.specs]
+    assert "NCM622/Graphite Coin Cell" in names
+    for path in EXAMPLES.glob("*.yaml"):
+        if path.name != "ionworks-apply.yaml":
+            first = path.read_text(encoding="utf-8").splitlines()[0]
+            assert first == "# yaml-language-server: $schema=./cellspec.schema.json"
+
+
+def test_bodies_are_plain_python_and_not_shared(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "name: A\nproperties:\n  x: &shared {list: [a, {value: 1, unit: mm}]}\n  y: *shared\n",
+        encoding="utf-8",
+    )
+    (spec,) = load_manifests(tmp_path).specs
+
+    def plain(value: Any) -> bool:
+        if isinstance(value, dict):
+            return type(value) is dict and all(plain(v) for v in value.values())
+        if isinstance(value, list):
+            return type(value) is list and all(plain(v) for v in value)
+        return value is None or type(value) in (str, int, float, bool)
+
+    assert plain(spec.body)
+    properties = spec.body["properties"]
+    assert properties["x"] == properties["y"]
+    assert properties["x"] is not properties["y"]
+    assert properties["x"]["list"] is not properties["y"]["list"]
+
+
+def test_paths_outside_the_working_directory_are_absolute(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("name: [A\n", encoding="utf-8")
+    with pytest.raises(ManifestError) as caught:
+        load_manifests(tmp_path)
+    assert str(caught.value.problems[0].location).startswith(f"{tmp_path.as_posix()}/a.yaml:2:1")
+
+
+def test_a_symlink_escaping_the_directory_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.yaml").write_text(SPEC.format(name="Secret"), encoding="utf-8")
+    root = tmp_path / "manifests"
+    root.mkdir()
+    (root / "cell.yaml").write_text(SPEC.format(name="Cell"), encoding="utf-8")
+    (root / "linked.yaml").symlink_to(outside / "secret.yaml")
+    (root / "linked-dir").symlink_to(outside)
+    (root / "notes.txt").symlink_to(outside / "secret.yaml")  # not a manifest: ignored
+    monkeypatch.chdir(root)
+    lines, failed = problem_lines(Path("."))
+    real = os.path.realpath(outside)
+    assert failed
+    assert lines == [
+        f"linked-dir:1:1: symlink points outside the manifests directory (to {real})",
+        f"linked.yaml:1:1: symlink points outside the manifests directory (to {real}/secret.yaml)",
+    ]
+    with pytest.raises(ManifestError):
+        find_manifest_files(Path("."))
+
+
+def test_symlinks_inside_the_directory_are_followed_once(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "cell.yaml").write_text(SPEC.format(name="Cell"), encoding="utf-8")
+    (tmp_path / "alias.yaml").symlink_to(tmp_path / "real" / "cell.yaml")
+    (tmp_path / "loop").symlink_to(tmp_path)
+    (tmp_path / "broken.yaml").symlink_to(tmp_path / "missing.yaml")
+    lines, failed = problem_lines(tmp_path)
+    assert failed
+    assert [line.split(": ", 1)[1] for line in lines] == ["broken symlink"]
+    (tmp_path / "broken.yaml").unlink()
+    assert [spec.name for spec in load_manifests(tmp_path).specs] == ["Cell"]
+    assert find_manifest_files(tmp_path) == [tmp_path / "alias.yaml"]
+
+
+def test_files_over_the_size_limit_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with (tmp_path / "big.yaml").open("wb") as handle:
+        handle.truncate(MAX_FILE_BYTES + 1)
+    lines, failed = problem_lines(Path("."))
+    assert failed
+    assert lines == [f"big.yaml:1:1: file is {MAX_FILE_BYTES + 1} bytes, over the 5 MiB limit"]
+
+
+def test_a_missing_or_empty_directory(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="1 problem"):
+        load_manifests(tmp_path / "nope")
+    loaded = load_manifests(tmp_path)
+    assert loaded.specs == ()
+    assert [w.message for w in loaded.warnings] == ["no *.yaml or *.yml manifests found"]
+
+
+def test_config_and_manifest_problems_are_reported_together(tmp_path: Path) -> None:
+    (tmp_path / "ionworks-apply.yaml").write_text("prun: true\n", encoding="utf-8")
+    (tmp_path / "a.yaml").write_text("name: A\nratngs: {}\n", encoding="utf-8")
+    with pytest.raises(ManifestError) as caught:
+        load_manifests(tmp_path)
+    assert [p.message for p in caught.value.problems] == [
+        "unknown key 'ratngs' (did you mean 'ratings'?)",
+        "unknown key 'prun' (did you mean 'prune'?)",
+    ]
+
+
+def test_many_documents_keep_file_then_document_order(tmp_path: Path) -> None:
+    for number in range(10):
+        docs = [SPEC.format(name=f"Cell {number}-{index}") for index in range(100)]
+        (tmp_path / f"batch-{number}.yaml").write_text("---\n".join(docs), encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "z.yaml").write_text(SPEC.format(name="Last"), encoding="utf-8")
+    (tmp_path / "a.yaml").write_text(SPEC.format(name="First"), encoding="utf-8")
+    names = [spec.name for spec in load_manifests(tmp_path).specs]
+    assert len(names) == 1002
+    assert names[0] == "First"
+    assert names[1:3] == ["Cell 0-0", "Cell 0-1"]
+    assert names[-1] == "Last"
+
+
+def test_fast_and_full_reads_agree() -> None:
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        fast = parse_documents(text, path.name)
+        full = parse_documents(text, path.name, full_positions=True)
+        assert [d.value for d in fast.documents] == [d.value for d in full.documents]
+        for quick, slow in zip(fast.documents, full.documents, strict=True):
+            for key in quick.value:
+                assert quick.location((key,), key=True) == slow.location((key,), key=True)
+
+
+def test_full_positions_reach_every_level() -> None:
+    text = "name: X\nanode:\n  material:\n    definition:\n      sizes: [1, {d50: 2}]\n"
+    (doc,) = parse_documents(text, "f.yaml", full_positions=True).documents
+    path = ("anode", "material", "definition", "sizes", 1, "d50")
+    assert str(doc.location(path)) == "f.yaml:5:24"
+    assert str(doc.location(path, key=True)) == "f.yaml:5:19"
+    assert str(doc.location(("anode", "material", "missing"))) == "f.yaml:4:5"
+
+
+def test_the_pure_python_parser_gives_the_same_documents(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without ruamel.yaml.clib the loader falls back to ruamel's own parser."""
+    texts = [p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.yaml"))]
+    texts.append("a: &x {b: [1, 2]}\nc: *x\n<<: {d: 3}\n---\n---\n- 1\n")
+    with_c = [parse_documents(t, "f.yaml", full_positions=True) for t in texts]
+    monkeypatch.setattr(yaml_source, "CParser", None)
+    pure = [parse_documents(t, "f.yaml", full_positions=True) for t in texts]
+    for a, b in zip(with_c, pure, strict=True):
+        assert [d.value for d in a.documents] == [d.value for d in b.documents]
+        assert [str(d.location()) for d in a.documents] == [str(d.location()) for d in b.documents]
+    broken = parse_documents("a: 1\nb: [1\n", "f.yaml")
+    assert [str(p.location) for p in broken.problems] == ["f.yaml:3:1"]
