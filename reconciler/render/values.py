@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from reconciler.normalise import MARKER_KEY
 from reconciler.plan import Cascade, Change, Plan
 
 #: Default budget, in characters, for one value on one line.
@@ -157,8 +158,18 @@ def _fitting(
 
 
 def created_fields(change: Change) -> list[tuple[str, Any]]:
-    """``(field, value)`` for each top-level field a create declares, without ``name``."""
-    return [(f, change.body.get(f)) for f in change.fields if f != "name"]
+    """``(field, value)`` for each top-level field a create declares, without ``name``.
+
+    The ownership marker is ours, not the author's: it is not shown among what they set.
+    """
+    fields = []
+    for name in change.fields:
+        value = change.body.get(name)
+        if name == "properties" and isinstance(value, Mapping):
+            value = {k: v for k, v in value.items() if k != MARKER_KEY} or None
+        if name != "name":
+            fields.append((name, value))
+    return fields
 
 
 def cascade_text(cascade: Cascade | None) -> str:
@@ -191,7 +202,7 @@ def summary_line(plan: Plan) -> str:
 def status_notes(plan: Plan) -> str:
     """Up-to-date (when there are changes), orphaned and unmanaged counts, or ``""``."""
     notes: list[str] = []
-    if plan.has_changes:
+    if plan.has_changes and plan.unchanged:
         notes.append(f"{plural(len(plan.unchanged), 'spec')} up to date")
     orphans = len(plan.of_kind("orphan"))
     if orphans:

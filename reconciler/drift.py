@@ -1,0 +1,79 @@
+"""The drift audit: a read-only look at how far Ionworks has moved from the manifests.
+
+It is a plan made without pruning, read as a report: every write the plan would make is drift
+(a field changed in the web app, a spec missing live, a spec not yet adopted or renamed), and so
+is an orphan (ours, but no manifest). Unmanaged specs (no marker) are listed, not counted: they
+are other people's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.plan import FORMAT_VERSION, Change, Plan
+
+#: Section order and titles, shared by the renderers.
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("update", "changed live (differs from the manifests)"),
+    ("create", "missing live (declared in the manifests, not in Ionworks)"),
+    ("adopt", "not adopted (same name in Ionworks, no ownership marker)"),
+    ("rename", "not renamed (still under a previous name)"),
+    ("orphan", "orphaned (ours, but no manifest)"),
+)
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One project's drift, from a prune-less plan."""
+
+    plan: Plan
+
+    def section(self, kind: str) -> list[Change]:
+        return [c for c in self.plan.changes if c.kind == kind]
+
+    @property
+    def drifted(self) -> list[Change]:
+        return [c for c in self.plan.changes if c.kind in dict(SECTIONS)]
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.drifted
+
+    def counts(self) -> dict[str, int]:
+        return {kind: len(self.section(kind)) for kind, _ in SECTIONS}
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {
+            "project_id": self.plan.project_id,
+            "owner": self.plan.owner,
+            "manifests_dir": self.plan.manifests_dir,
+            "in_sync": self.in_sync,
+            "counts": self.counts(),
+            "drift": [
+                {
+                    "kind": c.kind,
+                    "name": c.name,
+                    "spec_id": c.spec_id,
+                    "previous_name": c.previous_name,
+                    "source": c.source,
+                    "details": [
+                        {"path": d.path, "live": d.before, "manifest": d.after} for d in c.details
+                    ],
+                }
+                for c in self.drifted
+            ],
+            "in_sync_specs": list(self.plan.unchanged),
+            "unmanaged": list(self.plan.unmanaged),
+        }
+
+
+def drift_document(drifts: list[Drift]) -> dict[str, Any]:
+    """The JSON form of ``drift --format json``."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "tool": "ionworks-apply",
+        "in_sync": all(d.in_sync for d in drifts),
+        "projects": [d.data for d in drifts],
+    }

@@ -1,0 +1,127 @@
+"""Safety guards on deletes, evaluated on the Plan before anything is written.
+
+Every planned delete is checked against: protected name globs, the absolute and relative delete
+thresholds, the empty-manifests guard, and its cascade (instances, batches, measurements). A
+blocked delete carries a ``Block`` per guard with what would allow it, so ``plan`` can show the
+blocks and ``apply`` can refuse with the same words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
+
+from reconciler.config import CONFIG_FILENAME, ProjectConfig
+from reconciler.plan import Block, Change, Plan
+
+#: The relative threshold only means something once a project has a few specs.
+PERCENT_GUARD_FROM = 10
+
+
+@dataclass(frozen=True)
+class GuardOptions:
+    """The opt-ins a user gave on the command line (the config adds its own)."""
+
+    allow_cascade: bool = False
+    allow_empty: bool = False
+
+
+def evaluate(
+    plan: Plan, config: ProjectConfig, options: GuardOptions, *, desired_count: int
+) -> Plan:
+    """The plan with every delete's blocks (re)computed under these options."""
+    deletes = plan.of_kind("delete")
+    shared = _shared_blocks(plan, config, options, len(deletes), desired_count)
+    allow_cascade = options.allow_cascade or config.allow_cascade
+    changes: list[Change] = []
+    for change in plan.changes:
+        if change.kind != "delete":
+            changes.append(change)
+            continue
+        blocks = [*_protect_blocks(change.name, config), *shared]
+        if change.cascade is not None and not change.cascade.empty and not allow_cascade:
+            blocks.append(
+                Block(
+                    guard="cascade",
+                    reason=f"it would also delete {change.cascade.describe()}",
+                    allow=(
+                        f"--allow-cascade, `allow_cascade: true` in {CONFIG_FILENAME}, "
+                        "or typing the spec's name at apply's prompt"
+                    ),
+                )
+            )
+        changes.append(replace(change, blocks=tuple(blocks)))
+    return replace(plan, changes=tuple(changes))
+
+
+def _protect_blocks(name: str, config: ProjectConfig) -> list[Block]:
+    return [
+        Block(
+            guard="protect",
+            reason=f"its name matches the protect glob '{glob}'",
+            allow=f"remove '{glob}' from `protect` in {CONFIG_FILENAME}",
+        )
+        for glob in config.protect
+        if fnmatchcase(name, glob)
+    ]
+
+
+def _shared_blocks(
+    plan: Plan, config: ProjectConfig, options: GuardOptions, deletes: int, desired_count: int
+) -> list[Block]:
+    """Guards that hold for all deletes of a plan at once."""
+    if not deletes:
+        return []
+    blocks: list[Block] = []
+    if deletes > config.max_deletes:
+        blocks.append(
+            Block(
+                guard="max_deletes",
+                reason=f"{deletes} deletes exceed max_deletes: {config.max_deletes}",
+                allow=f"raise `max_deletes` in {CONFIG_FILENAME} to at least {deletes}",
+            )
+        )
+    managed = plan.managed_count
+    if managed >= PERCENT_GUARD_FROM:
+        percent = 100.0 * deletes / managed
+        if percent > config.max_delete_percent:
+            blocks.append(
+                Block(
+                    guard="max_delete_percent",
+                    reason=(
+                        f"{deletes} of {managed} managed specs ({percent:.0f}%) exceed "
+                        f"max_delete_percent: {config.max_delete_percent:g}"
+                    ),
+                    allow=f"raise `max_delete_percent` in {CONFIG_FILENAME} to at least "
+                    f"{percent:.0f}",
+                )
+            )
+    if desired_count == 0 and not options.allow_empty:
+        blocks.append(
+            Block(
+                guard="empty",
+                reason=(
+                    f"the manifests declare no spec at all while {managed} specs are owned "
+                    "(wrong directory, or everything deleted by accident?)"
+                ),
+                allow="--allow-empty",
+            )
+        )
+    return blocks
+
+
+def lift(plan: Plan, options: GuardOptions) -> Plan:
+    """A saved plan's blocks minus those the apply-time opt-ins allow.
+
+    Applying a saved plan must not re-decide what was reviewed, only let the flags given now
+    unblock what they name (``--allow-cascade``, ``--allow-empty``).
+    """
+    lifted = {
+        guard
+        for guard, allowed in (("cascade", options.allow_cascade), ("empty", options.allow_empty))
+        if allowed
+    }
+    changes = tuple(
+        replace(c, blocks=tuple(b for b in c.blocks if b.guard not in lifted)) for c in plan.changes
+    )
+    return replace(plan, changes=changes)

@@ -1,0 +1,340 @@
+"""Match desired specs to live ones and diff them into a Plan.
+
+Pure functions over plain data: no HTTP here (``runner`` fetches, then calls ``build_plan``).
+
+What a manifest owns: every top-level field it declares, entirely (a nested key the live record
+has and the manifest lacks is a change), and nothing else (undeclared top-level fields are left
+alone). An explicit ``null`` clears. The ownership marker and ignored paths are never diffed, and
+are carried over into every body we send so that no write drops them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from reconciler import normalise
+from reconciler.errors import Location, ManifestError, Problem
+from reconciler.manifests import ManifestSet, SpecDocument
+from reconciler.normalise import MARKER_KEY, MARKER_PATH
+from reconciler.plan import Change, FieldChange, Plan
+
+MARKER_PREFIX = "ionworks-apply/"
+
+
+@dataclass(frozen=True)
+class SpecDiff:
+    """The fields of one spec that differ, with details, and the PATCH body that fixes them."""
+
+    fields: tuple[str, ...]
+    details: tuple[FieldChange, ...]
+    body: dict[str, Any]
+
+    @property
+    def empty(self) -> bool:
+        return not self.fields
+
+
+def marker_of(record: Mapping[str, Any]) -> str | None:
+    value = normalise.get_path(record, MARKER_PATH)
+    return value if isinstance(value, str) else None
+
+
+def ignored_paths(spec: SpecDocument, config_ignores: Iterable[str]) -> list[tuple[str, ...]]:
+    paths = [normalise.split_path(p) for p in (*config_ignores, *spec.lifecycle.ignore_fields)]
+    return [p for p in paths if p]
+
+
+def desired_for_compare(spec: SpecDocument, ignores: Sequence[tuple[str, ...]]) -> dict[str, Any]:
+    return normalise.without_paths(spec.body, [MARKER_PATH, *ignores])
+
+
+def diff_spec(
+    spec: SpecDocument,
+    live_record: Mapping[str, Any],
+    *,
+    marker: str,
+    ignores: Sequence[tuple[str, ...]],
+    compare_name: bool = True,
+    desired: Mapping[str, Any] | None = None,
+) -> SpecDiff:
+    """Diff one manifest against its live spec; the body re-sends each changed field in full.
+
+    ``desired`` is the spec's comparable form without the marker and ignored paths, when the
+    caller has it already. The marker is added when missing; a manifest that does not declare
+    ``properties`` still gets them sent (live keys kept, marker added), so adopting never drops
+    a live key.
+    """
+    live = normalise.live_body(live_record)
+    drop = [MARKER_PATH, *ignores]
+    if desired is None:
+        desired = normalise.comparable_without(spec.body, drop)
+    declared = {field: live[field] for field in spec.body if field in live}
+    live_cmp = normalise.comparable_without(declared, drop)
+    fields: list[str] = []
+    details: list[FieldChange] = []
+    live_raw: dict[str, Any] | None = None
+    for field in spec.body:
+        if field == "name" and not compare_name:
+            continue
+        if normalise.equivalent(live_cmp.get(field), desired.get(field)):
+            continue
+        if live_raw is None:  # only specs that differ pay for the readable details
+            live_raw = normalise.without_paths(declared, drop)
+        fields.append(field)
+        desired_raw = normalise.without_paths({field: spec.body[field]}, drop)
+        details.extend(field_details(field, live_raw.get(field), desired_raw.get(field)))
+
+    body = {field: send_value(spec, field, live, marker, ignores) for field in fields}
+    if marker_of(live_record) != marker:
+        body["properties"] = send_value(spec, "properties", live, marker, ignores)
+    return SpecDiff(tuple(fields), tuple(details), body)
+
+
+def send_value(
+    spec: SpecDocument,
+    field: str,
+    live: Mapping[str, Any],
+    marker: str,
+    ignores: Sequence[tuple[str, ...]],
+) -> Any:
+    """The full desired value of a top-level field, with the marker and ignored live values kept."""
+    declared = field in spec.body
+    value = normalise.without_paths(
+        {field: spec.body.get(field) if declared else live.get(field)}, []
+    )
+    for path in ignores:
+        if path[0] == field and len(path) > 1:
+            kept = normalise.get_path(live, path)
+            if kept is not None:
+                normalise.set_path(value, path, kept)
+    if field == "properties":
+        properties = value.get("properties")
+        if not isinstance(properties, dict):
+            properties = {}
+        properties[MARKER_KEY] = marker
+        return properties
+    return value[field]
+
+
+def field_details(field: str, before: Any, after: Any) -> list[FieldChange]:
+    """Field-level changes under one top-level field, via deepdiff on the comparable forms.
+
+    Only called for fields already known to differ: deepdiff is the slow part at scale.
+    """
+    old = {field: normalise.comparable(before)}
+    new = {field: normalise.comparable(after)}
+    originals_old = {field: before}
+    originals_new = {field: after}
+    diff = DeepDiff(old, new, view="tree", verbose_level=2)
+    changes: list[FieldChange] = []
+    for report in diff.values():
+        for level in report:
+            path = level.path(output_format="list")
+            if (
+                isinstance(level.t1, str)
+                and isinstance(level.t2, str)
+                and normalise.numbers_close(level.t1, level.t2)
+            ):
+                continue
+            changes.append(
+                FieldChange(
+                    path=_dotted(path),
+                    before=normalise.get_path(originals_old, path),
+                    after=normalise.get_path(originals_new, path),
+                )
+            )
+    return sorted(changes, key=lambda c: c.path)
+
+
+def _dotted(path: Sequence[str | int]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def create_body(spec: SpecDocument, marker: str, project_id: str) -> dict[str, Any]:
+    body = normalise.without_paths(spec.body, [])
+    properties = body.get("properties")
+    body["properties"] = {
+        **(properties if isinstance(properties, dict) else {}),
+        MARKER_KEY: marker,
+    }
+    body["project_id"] = project_id
+    return body
+
+
+def build_plan(
+    manifests: ManifestSet,
+    live_records: Sequence[Mapping[str, Any]],
+    *,
+    project_id: str,
+    api_url: str,
+    manifests_dir: str,
+    prune: bool,
+) -> Plan:
+    """Match by name (and ``lifecycle.previous_names``) and produce every change, no cascades yet.
+
+    Raises ManifestError when the live state makes a manifest ambiguous: another owner's marker
+    on its name, or a rename whose old and new names both exist.
+    """
+    config = manifests.config
+    marker = config.marker
+    live_by_name = {str(r["name"]): r for r in live_records}
+    claimed: set[str] = set()
+    changes: list[Change] = []
+    unchanged: list[str] = []
+    problems: list[Problem] = []
+
+    canonical_specs: list[Any] = []
+    for spec in manifests.specs:
+        ignores = ignored_paths(spec, config.ignore_fields)
+        canonical = normalise.comparable(spec.body)
+        canonical_specs.append(canonical)
+        desired = normalise.comparable_without(
+            spec.body, [MARKER_PATH, *ignores], canonical=canonical
+        )
+        record, previous, problem = _match(spec, live_by_name, marker)
+        if problem:
+            problems.append(problem)
+            continue
+        source = str(spec.location)
+        if record is None:
+            changes.append(
+                Change(
+                    kind="create",
+                    name=spec.name,
+                    source=source,
+                    fields=tuple(spec.body),
+                    body=create_body(spec, marker, project_id),
+                    desired_digest=normalise.digest_comparable(desired),
+                )
+            )
+            continue
+        claimed.add(str(record["name"]))
+        diff = diff_spec(
+            spec, record, marker=marker, ignores=ignores, compare_name=False, desired=desired
+        )
+        body = dict(diff.body)
+        if previous is not None:
+            body["name"] = spec.name
+            kind = "rename"
+        elif marker_of(record) != marker:
+            kind = "adopt"
+        elif not diff.empty:
+            kind = "update"
+        else:
+            unchanged.append(spec.name)
+            continue
+        changes.append(
+            Change(
+                kind=kind,  # type: ignore[arg-type]
+                name=spec.name,
+                spec_id=str(record["id"]),
+                previous_name=previous,
+                source=source,
+                fields=tuple(sorted(body)),
+                details=diff.details,
+                body=body,
+                desired_digest=normalise.digest_comparable(desired),
+                live_digest=live_digest(record),
+                live_updated_at=record.get("updated_at"),
+            )
+        )
+
+    if problems:
+        raise ManifestError(problems)
+
+    managed = [r for r in live_records if marker_of(r) == marker]
+    for record in managed:
+        name = str(record["name"])
+        if name in claimed:
+            continue
+        changes.append(
+            Change(
+                kind="delete" if prune else "orphan",
+                name=name,
+                spec_id=str(record["id"]),
+                live_digest=live_digest(record),
+                live_updated_at=record.get("updated_at"),
+            )
+        )
+    unmanaged = sorted(
+        str(r["name"])
+        for r in live_records
+        if marker_of(r) != marker and str(r["name"]) not in claimed
+    )
+    return Plan(
+        project_id=project_id,
+        owner=config.owner,
+        api_url=api_url,
+        manifests_dir=manifests_dir,
+        prune=prune,
+        changes=tuple(changes),
+        unchanged=tuple(sorted(unchanged)),
+        unmanaged=tuple(unmanaged),
+        managed_count=len(managed),
+        desired_digest=normalise.digest_comparable(canonical_specs),  # = desired_set_digest
+    )
+
+
+def _match(
+    spec: SpecDocument, live_by_name: Mapping[str, Mapping[str, Any]], marker: str
+) -> tuple[Mapping[str, Any] | None, str | None, Problem | None]:
+    """The live record for a manifest, the previous name it was found under, or a problem."""
+    record = live_by_name.get(spec.name)
+    previous = [n for n in spec.lifecycle.previous_names if n in live_by_name]
+    where = spec.field_locations.get("name", spec.location)
+    if record is not None and previous:
+        return (
+            None,
+            None,
+            _problem(
+                where,
+                f"both '{spec.name}' and its previous name '{previous[0]}' exist in Ionworks; "
+                "delete or rename one of them by hand, or drop it from lifecycle.previous_names",
+            ),
+        )
+    if len(previous) > 1:
+        return (
+            None,
+            None,
+            _problem(
+                where,
+                f"several previous names of '{spec.name}' exist in Ionworks "
+                f"({', '.join(previous)}); keep only the one to rename in "
+                "lifecycle.previous_names",
+            ),
+        )
+    old_name = previous[0] if previous else None
+    if old_name is not None:
+        record = live_by_name[old_name]
+    if record is not None:
+        owner = marker_of(record)
+        if owner and owner != marker and owner.startswith(MARKER_PREFIX):
+            return (
+                None,
+                None,
+                _problem(
+                    where,
+                    f"'{record['name']}' in Ionworks is managed by {owner}, not {marker}; "
+                    "change `owner` in ionworks-apply.yaml or rename this spec",
+                ),
+            )
+    return record, old_name, None
+
+
+def _problem(location: Location, message: str) -> Problem:
+    return Problem(location, message)
+
+
+def live_digest(record: Mapping[str, Any]) -> str:
+    return normalise.digest(normalise.live_body(record))
+
+
+def desired_set_digest(manifests: ManifestSet) -> str:
+    return normalise.digest([spec.body for spec in manifests.specs])

@@ -1,0 +1,126 @@
+"""apply's interactive prompts, driven through a real pseudo-terminal."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from helpers import Api, spec_doc, write_manifests
+
+from reconciler.sandbox.server import SandboxServer
+
+
+class Terminal:
+    """``python -m reconciler`` on a pty: type answers when a prompt appears."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "--no-color", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env={**os.environ, **env},
+            close_fds=True,
+        )
+        os.close(slave)
+        self.seen = ""
+
+    def expect(self, text: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"did not see {text!r}; output so far:\n{self.seen}"
+            ready, _, _ = select.select([self.master], [], [], remaining)
+            if ready:
+                try:
+                    chunk = os.read(self.master, 4096)
+                except OSError:  # the child closed the terminal
+                    chunk = b""
+                if not chunk:
+                    assert text in self.seen, f"exited before {text!r}:\n{self.seen}"
+                self.seen += chunk.decode(errors="replace")
+
+    def type(self, line: str) -> None:
+        os.write(self.master, (line + "\n").encode())
+
+    def finish(self, timeout: float = 60.0) -> int:
+        try:
+            while True:
+                ready, _, _ = select.select([self.master], [], [], timeout)
+                if not ready:
+                    break
+                chunk = os.read(self.master, 4096)
+                if not chunk:
+                    break
+                self.seen += chunk.decode(errors="replace")
+        except OSError:
+            pass
+        code = self.proc.wait(timeout=timeout)
+        os.close(self.master)
+        return code
+
+
+def env_for(server: SandboxServer) -> dict[str, str]:
+    return {
+        "IONWORKS_API_URL": server.url,
+        "IONWORKS_API_KEY": server.api_key,
+        "IONWORKS_PROJECT_ID": server.project_id,
+    }
+
+
+def test_prompt_yes_applies_and_anything_else_cancels(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    manifests = write_manifests(tmp_path / "m", spec_doc("Cell A"))
+    api = Api(sandbox)
+    try:
+        term = Terminal(["apply", str(manifests)], env_for(sandbox))
+        term.expect("Only 'yes' is accepted")
+        term.type("y")
+        assert term.finish() == 1
+        assert "Apply cancelled; nothing was written." in term.seen
+        assert api.specs() == []
+
+        term = Terminal(["apply", str(manifests)], env_for(sandbox))
+        term.expect("Only 'yes' is accepted")
+        term.type("yes")
+        assert term.finish() == 0, term.seen
+        assert [s["name"] for s in api.specs()] == ["Cell A"]
+    finally:
+        api.close()
+
+
+def test_typing_the_spec_name_allows_a_cascade_delete(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    manifests = write_manifests(tmp_path / "m", spec_doc("Keep"), spec_doc("Gone"))
+    api = Api(sandbox)
+    try:
+        env = env_for(sandbox)
+        assert Terminal(["apply", str(manifests), "--yes"], env).finish() == 0
+        api.seed(api.spec("Gone")["id"], instances=2, measurements=3)
+        write_manifests(manifests, spec_doc("Keep"))
+
+        term = Terminal(["apply", str(manifests), "--prune", "--yes"], env)
+        term.expect("Type the spec's name (Gone)")
+        term.type("gone")
+        assert term.finish() == 3
+        assert "blocked" in term.seen
+        assert sorted(s["name"] for s in api.specs()) == ["Gone", "Keep"]
+
+        term = Terminal(["apply", str(manifests), "--prune", "--yes"], env)
+        term.expect("Type the spec's name (Gone)")
+        term.type("Gone")
+        assert term.finish() == 0, term.seen
+        assert 'DELETE "Gone": also deletes 2 cell instances, 0 batches and 6 measurements' in (
+            term.seen
+        )
+        assert [s["name"] for s in api.specs()] == ["Keep"]
+    finally:
+        api.close()
