@@ -315,3 +315,56 @@ def test_saved_plan_holds_no_secret(
     assert plan["owner"] == "default" and plan["desired_digest"]
     assert sandbox_env["IONWORKS_API_KEY"] not in out.read_text()
     assert sandbox_env["IONWORKS_API_KEY"] not in result.output
+
+
+def test_ignored_fields_are_not_diffed_and_survive_updates(
+    run_cli: Cli, sandbox_env: dict[str, str], tmp_path: Path, api: Api
+) -> None:
+    doc = spec_doc(
+        "Cell A",
+        properties={"assembly_method": "wound"},
+        lifecycle={"ignore_fields": ["properties.last_calibrated"]},
+    )
+    manifests = write_manifests(tmp_path / "m", doc)
+    apply_ok(run_cli, sandbox_env, str(manifests))
+    live = api.spec("Cell A")
+    api.patch(live["id"], {"properties": {**live["properties"], "last_calibrated": "2026-11-01"}})
+    assert plan_json(run_cli, sandbox_env, manifests)["changes"] == []
+
+    doc["properties"] = {"assembly_method": "stacked"}
+    write_manifests(manifests, doc)
+    [change] = plan_json(run_cli, sandbox_env, manifests)["changes"]
+    assert change["details"] == [
+        {"path": "properties.assembly_method", "before": "wound", "after": "stacked"}
+    ]
+    apply_ok(run_cli, sandbox_env, str(manifests))
+    assert api.spec("Cell A")["properties"] == {
+        "assembly_method": "stacked",
+        "last_calibrated": "2026-11-01",
+        "managed_by": "ionworks-apply/default",
+    }
+
+
+def test_spec_owned_by_another_owner_is_refused(
+    run_cli: Cli, sandbox_env: dict[str, str], tmp_path: Path, api: Api
+) -> None:
+    api.create({**spec_doc("Cell A"), "properties": {"managed_by": "ionworks-apply/other-team"}})
+    manifests = write_manifests(tmp_path / "m", spec_doc("Cell A"))
+    api.clear_journal()
+    result = run_cli("apply", str(manifests), "--yes", env=sandbox_env)
+    assert result.code == 1
+    assert "is managed by ionworks-apply/other-team, not ionworks-apply/default" in result.err
+    assert api.writes() == []
+
+
+def test_bad_manifest_stops_before_any_request(
+    run_cli: Cli, sandbox_env: dict[str, str], tmp_path: Path, api: Api
+) -> None:
+    manifests = tmp_path / "m"
+    manifests.mkdir()
+    (manifests / "bad.yaml").write_text("name: Cell A\nratngs: {}\n")
+    api.clear_journal()
+    result = run_cli("apply", str(manifests), "--yes", env=sandbox_env)
+    assert result.code == 1
+    assert "bad.yaml:2:1:" in result.err and "did you mean 'ratings'" in result.err
+    assert api.journal() == [], "a bad manifest must not even read the API"
