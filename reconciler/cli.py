@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -32,6 +32,18 @@ from reconciler.errors import (
     ManifestError,
     UsageError,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
+    from reconciler.api import ApiSettings
+    from reconciler.applier import ApplyResult, Outcome
+    from reconciler.errors import Problem
+    from reconciler.guards import GuardOptions
+    from reconciler.plan import Change, Plan
+    from reconciler.sandbox.server import SandboxServer
+
+T = TypeVar("T")
 
 DEFAULT_DIR = "manifests"
 DEFAULT_SANDBOX_DIR = ".ionworks-sandbox"
@@ -51,9 +63,9 @@ class Context:
     sandbox_dir: str | None
     color: bool
     stack: ExitStack = field(default_factory=ExitStack)
-    _settings: Any = None
+    _settings: ApiSettings | None = None
 
-    def settings(self) -> Any:
+    def settings(self) -> ApiSettings:
         """ApiSettings from flags and IONWORKS_* variables, or from the embedded sandbox."""
         if self._settings is None:
             from reconciler.api import ApiSettings
@@ -82,7 +94,7 @@ class Context:
 
 
 @contextmanager
-def _embedded_sandbox(state_dir: Path) -> Iterator[Any]:
+def _embedded_sandbox(state_dir: Path) -> Iterator[SandboxServer]:
     """The local sandbox in this process on an ephemeral loopback port, with a one-off key."""
     try:
         from reconciler.sandbox.server import SandboxServer, SandboxSettings
@@ -111,7 +123,7 @@ def _directories(values: Sequence[str]) -> list[Path]:
     return paths
 
 
-def _run(coro: Any) -> Any:
+def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
@@ -250,9 +262,9 @@ def _make_plans(
     directories: Sequence[str],
     *,
     prune: bool,
-    options: Any,
+    options: GuardOptions,
     config_prune: bool = True,
-) -> list[Any]:
+) -> list[Plan]:
     """Plan every directory; ``config_prune=False`` ignores the config's prune (drift)."""
     from reconciler.api import IonworksClient
     from reconciler.runner import load_targets, make_plan
@@ -261,7 +273,7 @@ def _make_plans(
     settings = state.settings()
     targets = load_targets(paths, settings.project_id)
 
-    async def go() -> list[Any]:
+    async def go() -> list[Plan]:
         async with IonworksClient(settings) as client:
             plans = [
                 make_plan(
@@ -276,8 +288,7 @@ def _make_plans(
             ]
             return list(await asyncio.gather(*plans))
 
-    plans: list[Any] = _run(go())
-    return plans
+    return _run(go())
 
 
 class _LineReporter:
@@ -286,14 +297,15 @@ class _LineReporter:
     def __init__(self, color: bool) -> None:
         self.color = color
 
-    def cascade_warning(self, change: Any) -> None:
-        text = f'DELETE "{change.name}": also deletes {change.cascade.describe()}'
+    def cascade_warning(self, change: Change) -> None:
+        cascade = change.cascade.describe() if change.cascade else "an uncounted cascade"
+        text = f'DELETE "{change.name}": also deletes {cascade}'
         click.echo(click.style(text, fg="red", bold=True) if self.color else text)
 
     def begin(self, total: int) -> None:
         click.echo(f"Applying {total} change(s)...")
 
-    def done(self, outcome: Any) -> None:
+    def done(self, outcome: Outcome) -> None:
         text = f"  {outcome.status:8} {outcome.change.kind:7} {outcome.change.name}"
         if outcome.status == "failed":
             text += f": {outcome.message}"
@@ -311,7 +323,7 @@ class _BarReporter(_LineReporter):
         self.bar = click.progressbar(length=total, label="Applying", file=sys.stderr)
         self.bar.__enter__()
 
-    def done(self, outcome: Any) -> None:
+    def done(self, outcome: Outcome) -> None:
         if outcome.status == "failed":
             click.echo(
                 f"\n  failed {outcome.change.kind} {outcome.change.name}: {outcome.message}",
@@ -389,17 +401,14 @@ def apply(
         )
 
 
-def _confirm_cascade(change: Any) -> bool:
-    click.echo(
-        click.style(
-            f'DELETE "{change.name}" would also delete {change.cascade.describe()}.', fg="red"
-        )
-    )
+def _confirm_cascade(change: Change) -> bool:
+    cascade = change.cascade.describe() if change.cascade else "an uncounted cascade"
+    click.echo(click.style(f'DELETE "{change.name}" would also delete {cascade}.', fg="red"))
     typed: str = click.prompt(f"Type the spec's name ({change.name}) to delete it", default="")
-    return bool(typed == change.name)
+    return typed == change.name
 
 
-def _check_plan_target(state: Context, plans: Sequence[Any]) -> None:
+def _check_plan_target(state: Context, plans: Sequence[Plan]) -> None:
     settings = state.settings()
     for saved in plans:
         if saved.api_url.rstrip("/") != settings.base_url.rstrip("/"):
@@ -410,17 +419,19 @@ def _check_plan_target(state: Context, plans: Sequence[Any]) -> None:
 
 
 def _apply_plans(
-    state: Context, plans: Sequence[Any], confirm: Callable[[Any], bool] | None
-) -> list[Any]:
+    state: Context, plans: Sequence[Plan], confirm: Callable[[Change], bool] | None
+) -> list[ApplyResult]:
     from reconciler.api import IonworksClient
     from reconciler.applier import Applier, check_fresh, check_guards
 
     for saved in plans:
         check_guards(saved, confirm)
     settings = state.settings()
-    reporter: Any = _BarReporter(state.color) if sys.stderr.isatty() else _LineReporter(state.color)
+    reporter: _LineReporter = (
+        _BarReporter(state.color) if sys.stderr.isatty() else _LineReporter(state.color)
+    )
 
-    async def go() -> list[Any]:
+    async def go() -> list[ApplyResult]:
         async with IonworksClient(settings) as client:
             already = [await check_fresh(client, p) for p in plans]
             results = []
@@ -429,14 +440,14 @@ def _apply_plans(
             return results
 
     try:
-        results: list[Any] = _run(go())
+        results = _run(go())
     finally:
         if isinstance(reporter, _BarReporter):
             reporter.close()
     return results
 
 
-def _write_report(path: Path, results: Sequence[Any]) -> None:
+def _write_report(path: Path, results: Sequence[ApplyResult]) -> None:
     document = {"tool_version": __version__, "results": [r.data for r in results]}
     path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -481,7 +492,8 @@ def export(
     from reconciler.export import select, write_export
 
     settings = state.settings()
-    if not settings.project_id:
+    project_id = settings.project_id
+    if not project_id:
         raise UsageError("export needs a project: pass --project or set IONWORKS_PROJECT_ID")
     try:
         marker = ProjectConfig(owner=owner).marker
@@ -490,10 +502,9 @@ def export(
             f"--owner {owner!r} is not a valid owner: use 1-64 letters, digits, '.', '_' or '-'"
         ) from exc
 
-    async def fetch() -> list[Any]:
+    async def fetch() -> list[dict[str, Any]]:
         async with IonworksClient(settings) as client:
-            records: list[Any] = await client.list_specs(settings.project_id, full=True)
-            return records
+            return await client.list_specs(project_id, full=True)
 
     records = select(
         _run(fetch()), marker=marker, pattern=pattern, include_unmanaged=include_unmanaged
@@ -571,7 +582,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(EXIT_OK)
 
 
-def _annotation(problem: Any) -> str:
+def _annotation(problem: Problem) -> str:
     loc = problem.location
     level = "warning" if problem.severity == "warning" else "error"
     message = problem.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
