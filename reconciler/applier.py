@@ -5,13 +5,21 @@ saw it. Writes go creates/renames/adopts/updates first, deletes last, concurrent
 client's bound. A write whose answer was lost is never blindly resent: the live state is read
 first (a POST that landed is found by name, a PATCH that landed shows its values). One failed
 change does not stop the others; a re-run converges.
+
+An update re-reads its spec just before the PATCH and writes nothing if it moved since the plan.
+After each write the fields the manifest owns must be exactly that state plus our changes.
+Anything else is set right at once with one more PATCH (explicit nulls remove nested keys a
+deep-merging server kept; an owned field another writer changed in between is restored and the
+outcome says so), so two applies racing on one spec leave it as one of them wanted, never a mix.
+Fields the manifest does not declare are never written, whoever changed them. The final re-read does
+not write again: a spec changed by someone else after our write is reported, not fought over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -46,6 +54,8 @@ class Outcome:
     status: Status
     message: str = ""
     spec_id: str | None = None
+    #: Fields someone else changed while we wrote, which we set back (the message says so).
+    restored: tuple[str, ...] = ()
 
     @property
     def data(self) -> dict[str, Any]:
@@ -55,6 +65,7 @@ class Outcome:
             "status": self.status,
             "message": self.message,
             "spec_id": self.spec_id or self.change.spec_id,
+            "restored": list(self.restored),
         }
 
 
@@ -206,6 +217,24 @@ def _is_quantity_like(value: Mapping[str, Any]) -> bool:
     return set(value) == {"value", "unit"}
 
 
+def repair_body(
+    expected: Mapping[str, Any], record: Mapping[str, Any], fields: Iterable[str]
+) -> dict[str, Any]:
+    """The PATCH that turns ``record`` into ``expected`` in ``fields`` (empty: it already is).
+
+    Nested keys only the record has are sent as explicit nulls; other fields are never touched.
+    """
+    live = normalise.live_body(record)
+    keys = set(fields) - {"project_id"}
+    return {
+        key: with_explicit_nulls(expected.get(key), live.get(key))
+        for key in sorted(keys)
+        if not normalise.equivalent(
+            normalise.comparable(expected.get(key)), normalise.comparable(live.get(key))
+        )
+    }
+
+
 class Applier:
     """Applies one plan with one client; see the module docstring for the order of things."""
 
@@ -260,7 +289,6 @@ class Applier:
         for attempt in range(MAX_ATTEMPTS):
             try:
                 record = await self.client.create_spec(change.body)
-                return Outcome(change, "applied", "created", str(record["id"]))
             except ConflictError as exc:
                 existing = await self._lookup_created(change, exc.existing_id)
                 if existing is None:
@@ -272,6 +300,9 @@ class Applier:
                 if existing is not None:
                     return await self._settle_existing(change, existing)
                 await self._pause(attempt, exc)
+            else:
+                spec_id = str(record["id"])
+                return await self._ensure(change, spec_id, change.body, record, "created")
         assert last is not None
         raise last
 
@@ -295,28 +326,81 @@ class Applier:
                 "run plan again to adopt it",
                 spec_id,
             )
+        after: Mapping[str, Any] = existing
         patch = patch_for(change.body, existing)
         if patch:
-            await self._patch(change, spec_id, patch)
-        return Outcome(change, "applied", "created", spec_id)
+            after = await self._patch(spec_id, patch)
+        return await self._ensure(change, spec_id, change.body, after, "created")
 
     async def _update(self, change: Change) -> Outcome:
+        """Re-read the spec just before writing: the PATCH must turn exactly that into ours."""
         spec_id = change.spec_id or ""
-        await self._patch(change, spec_id, change.body)
+        try:
+            start = await self.client.get_spec(spec_id)
+        except NotFoundError:
+            start = None
+        if start is None or live_digest(start) != change.live_digest:
+            moved = "was deleted" if start is None else "changed"
+            return Outcome(
+                change,
+                "failed",
+                f"not updated: '{change.name}' {moved} since the plan was made (someone else "
+                "wrote to it meanwhile); run plan again",
+                spec_id,
+            )
+        after = await self._patch(spec_id, change.body)
+        expected = {**normalise.live_body(start), **change.body}
         verb = {"rename": f"renamed from '{change.previous_name}'", "adopt": "adopted"}
-        return Outcome(change, "applied", verb.get(change.kind, "updated"), spec_id)
+        owned = {*change.owned, *change.body}
+        return await self._ensure(
+            change, spec_id, expected, after, verb.get(change.kind, "updated"), owned
+        )
 
-    async def _patch(self, change: Change, spec_id: str, body: Mapping[str, Any]) -> None:
+    async def _ensure(
+        self,
+        change: Change,
+        spec_id: str,
+        expected: Mapping[str, Any],
+        after: Mapping[str, Any],
+        done: str,
+        fields: Iterable[str] | None = None,
+    ) -> Outcome:
+        """Make the record ``expected`` with one more PATCH if the write left it otherwise.
+
+        Only ``fields`` are compared: for an update, every field its manifest owns (so a
+        concurrent apply's write to one of them is set back); for a create, the fields it sent.
+        Fields the manifest does not declare belong to someone else and are never restored.
+        """
+        fields = set(expected if fields is None else fields)
+        repair = repair_body(expected, after, fields)
+        if not repair:
+            return Outcome(change, "applied", done, spec_id)
+        after = await self._patch(spec_id, repair)
+        left = repair_body(expected, after, fields)
+        if left:
+            return Outcome(
+                change,
+                "failed",
+                f"'{change.name}' is being changed by someone else at the same time "
+                f"({', '.join(left)} still differ after our update); run plan again",
+                spec_id,
+            )
+        restored = tuple(sorted(set(repair) - set(change.body)))
+        if restored:
+            done += f"; restored {', '.join(restored)}, changed by someone else meanwhile"
+        return Outcome(change, "applied", done, spec_id, restored)
+
+    async def _patch(self, spec_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """PATCH, and the record after it; a lost answer is looked up before resending."""
         last: ApiError | None = None
         for attempt in range(MAX_ATTEMPTS):
             try:
-                await self.client.update_spec(spec_id, body)
-                return
+                return await self.client.update_spec(spec_id, body)
             except RECOVERABLE as exc:
                 last = exc
                 live = await self.client.get_spec(spec_id)
                 if not patch_for(body, live):
-                    return
+                    return live
                 await self._pause(attempt, exc)
         assert last is not None
         raise last
@@ -339,7 +423,7 @@ class Applier:
         raise last
 
     async def _verify(self, outcomes: Sequence[Outcome]) -> list[str]:
-        """Re-fetch and re-compare every touched spec; once, send explicit nulls for leftovers.
+        """Re-fetch every touched spec and report what does not hold; never writes again.
 
         A re-read that fails leaves the result unverified, not lost: the outcomes (and the
         report) still say what was written, and the apply exits non-zero.
@@ -350,40 +434,22 @@ class Applier:
             return [f"the result could not be verified (writes above were made): {exc}"]
         by_id = {str(r["id"]): r for r in live}
         problems: list[str] = []
-        leftovers: list[tuple[Outcome, Mapping[str, Any]]] = []
         for outcome in outcomes:
             if outcome.status == "failed":
                 continue
+            name = outcome.change.name
             record = by_id.get(outcome.spec_id or "")
             if outcome.change.kind == "delete":
                 if record is not None:
-                    problems.append(f"'{outcome.change.name}' still exists after its delete")
+                    problems.append(f"'{name}' still exists after its delete")
                 continue
             if record is None:
-                problems.append(f"'{outcome.change.name}' is missing after apply")
-            elif patch_for(outcome.change.body, record):
-                leftovers.append((outcome, record))
-        problems.extend(
-            p for p in await asyncio.gather(*(self._clear(o, r) for o, r in leftovers)) if p
-        )
+                problems.append(f"'{name}' is missing after apply")
+                continue
+            moved = patch_for(outcome.change.body, record)
+            if moved:
+                problems.append(
+                    f"'{name}' was changed by someone else after this apply wrote it "
+                    f"({', '.join(sorted(moved))} differ); run plan again"
+                )
         return problems
-
-    async def _clear(self, outcome: Outcome, record: Mapping[str, Any]) -> str | None:
-        spec_id = str(record["id"])
-        live = normalise.live_body(record)
-        body = {
-            key: with_explicit_nulls(value, live.get(key))
-            for key, value in patch_for(outcome.change.body, record).items()
-        }
-        try:
-            await self._patch(outcome.change, spec_id, body)
-            after = await self.client.get_spec(spec_id)
-        except ApiError as exc:
-            return f"'{outcome.change.name}' did not converge: {exc}"
-        remaining = patch_for(outcome.change.body, after)
-        if remaining:
-            return (
-                f"'{outcome.change.name}' did not converge: the API still differs in "
-                f"{', '.join(sorted(remaining))} after the update"
-            )
-        return None

@@ -111,6 +111,8 @@ class Change:
 
     ``body`` is exactly what apply sends: the POST body for a create, the PATCH body for a
     rename/adopt/update (changed top-level fields, each in full), empty for delete and orphan.
+    ``owned`` lists the top-level fields the manifest declares: apply may set those back if a
+    concurrent writer changes them mid-write, and never touches any other field.
     ``live_digest``/``live_updated_at`` record the live record the plan was made from, so apply
     can refuse a stale plan.
     """
@@ -121,6 +123,7 @@ class Change:
     previous_name: str | None = None
     source: str | None = None
     fields: tuple[str, ...] = ()
+    owned: tuple[str, ...] = ()
     details: tuple[FieldChange, ...] = ()
     body: dict[str, Any] = field(default_factory=dict)
     desired_digest: str | None = None
@@ -146,6 +149,7 @@ class Change:
             "previous_name": self.previous_name,
             "source": self.source,
             "fields": list(self.fields),
+            "owned": list(self.owned),
             "details": [d.data for d in self.details],
             "body": self.body,
             "desired_digest": self.desired_digest,
@@ -165,6 +169,7 @@ class Change:
             previous_name=data.get("previous_name"),
             source=data.get("source"),
             fields=tuple(data.get("fields", ())),
+            owned=tuple(data.get("owned", ())),
             details=tuple(
                 FieldChange(d["path"], d.get("before"), d.get("after"))
                 for d in data.get("details", ())
