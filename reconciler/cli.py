@@ -54,8 +54,8 @@ class Context:
     """Global options, resolved lazily: validate and schema need no credentials."""
 
     api_url: str | None
-    api_key: str | None
-    token: str | None
+    api_key: str | None = field(repr=False)
+    token: str | None = field(repr=False)
     project: str | None
     org: str | None
     concurrency: int | None
@@ -307,7 +307,7 @@ class _LineReporter:
 
     def done(self, outcome: Outcome) -> None:
         text = f"  {outcome.status:8} {outcome.change.kind:7} {outcome.change.name}"
-        if outcome.status == "failed":
+        if outcome.status == "failed" or outcome.restored:
             text += f": {outcome.message}"
         click.echo(text)
 
@@ -324,9 +324,10 @@ class _BarReporter(_LineReporter):
         self.bar.__enter__()
 
     def done(self, outcome: Outcome) -> None:
-        if outcome.status == "failed":
+        if outcome.status == "failed" or outcome.restored:
             click.echo(
-                f"\n  failed {outcome.change.kind} {outcome.change.name}: {outcome.message}",
+                f"\n  {outcome.status} {outcome.change.kind} {outcome.change.name}: "
+                f"{outcome.message}",
                 err=True,
             )
         self.bar.update(1)
@@ -355,6 +356,7 @@ def apply(
     report: str | None,
 ) -> None:
     """Create, update and (with --prune) delete specs so Ionworks matches the manifests."""
+    from reconciler.applier import ApplyResult
     from reconciler.guards import GuardOptions, lift
     from reconciler.plan import load_plans
     from reconciler.render import render
@@ -369,6 +371,8 @@ def apply(
         plans = _make_plans(state, targets, prune=prune, options=options)
     click.echo(render(plans, "text", color=state.color).rstrip("\n"))
     if not any(p.has_changes for p in plans):
+        if report:
+            _write_report(Path(report), [ApplyResult(p) for p in plans])
         return
     interactive = sys.stdin.isatty()
     if not yes:
@@ -396,7 +400,7 @@ def apply(
             click.echo(f"  not converged: {problem}", err=True)
     if failed:
         raise ApplyFailedError(
-            "some changes did not apply (see above); nothing else was affected. "
+            "some changes did not apply or could not be verified (see above). "
             "Fix the cause and run apply again: it converges."
         )
 

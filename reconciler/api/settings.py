@@ -43,6 +43,24 @@ class Credentials:
     token: str | None = None
     organization_id: str | None = None
 
+    def __post_init__(self) -> None:
+        """Trim surrounding white space; refuse a secret with odd characters inside.
+
+        A stray space, line break or non-ASCII character would make the HTTP layer fail with an
+        error that quotes the header, and so the secret; we say what is wrong without showing it.
+        """
+        for name in ("api_key", "token"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            value = value.strip()
+            if not all("!" <= char <= "~" for char in value):
+                raise ConfigError(
+                    f"the {name.replace('_', ' ')} has spaces, line breaks or non-ASCII "
+                    "characters inside it (it is not shown here): check how it was copied"
+                )
+            object.__setattr__(self, name, value or None)
+
     def __repr__(self) -> str:
         return (
             f"Credentials(api_key={_mask(self.api_key)}, token={_mask(self.token)}, "
