@@ -140,7 +140,7 @@ async def check_fresh(client: IonworksClient, plan: Plan) -> list[Outcome]:
     Returns outcomes for changes that turned out to be done already (a create that now exists
     exactly as desired, a delete whose spec is already gone).
     """
-    live = await client.list_specs(plan.project_id, full=True)
+    live = await client.list_specs(plan.project_id, full=True, view=normalise.live_view)
     by_id = {str(r["id"]): r for r in live}
     by_name = {str(r["name"]): r for r in live}
     reasons: list[str] = []
@@ -429,7 +429,9 @@ class Applier:
         report) still say what was written, and the apply exits non-zero.
         """
         try:
-            live = await self.client.list_specs(self.plan.project_id, full=True)
+            live = await self.client.list_specs(
+                self.plan.project_id, full=True, view=normalise.live_view
+            )
         except ApiError as exc:
             return [f"the result could not be verified (writes above were made): {exc}"]
         by_id = {str(r["id"]): r for r in live}

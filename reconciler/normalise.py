@@ -42,6 +42,9 @@ COMPONENT_SLOTS = ("anode", "cathode", "electrolyte", "separator", "case")
 COMPONENT_FIELDS = ("properties", "material")
 MATERIAL_FIELDS = ("name", "manufacturer", "definition", "product_id")
 
+#: Fields of a live spec read besides its manifest-shaped body (matching, staleness).
+IDENTITY_FIELDS = ("id", "name", "project_id", "updated_at")
+
 #: Where the ownership marker lives inside a spec.
 MARKER_KEY = "managed_by"
 MARKER_PATH = ("properties", MARKER_KEY)
@@ -63,6 +66,17 @@ def live_body(record: Mapping[str, Any]) -> dict[str, Any]:
         if value is not None:
             body[key] = value
     return body
+
+
+def live_view(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What plan and apply read of a live spec: ``IDENTITY_FIELDS`` and the ``live_body``.
+
+    Listing keeps only this, page by page, to hold less memory; ``live_body`` of a view is the
+    ``live_body`` of the record, so digests and diffs do not change.
+    """
+    view = {key: record[key] for key in IDENTITY_FIELDS if key in record}
+    view.update(live_body(record))
+    return view
 
 
 def _live_component(component: Any) -> dict[str, Any] | None:
@@ -301,5 +315,25 @@ def digest(value: Any) -> str:
 
 def digest_comparable(tree: Any) -> str:
     """``digest`` of a value whose comparable form ``tree`` is already at hand."""
-    text = json.dumps(tree, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(_json(tree).encode("utf-8")).hexdigest()[:16]
+
+
+class ListDigest:
+    """``digest_comparable`` of a list fed one comparable item at a time, never held whole."""
+
+    def __init__(self) -> None:
+        self._hasher = hashlib.sha256(b"[")
+        self._empty = True
+
+    def add(self, tree: Any) -> None:
+        self._hasher.update(("" if self._empty else ",").encode() + _json(tree).encode("utf-8"))
+        self._empty = False
+
+    def hexdigest(self) -> str:
+        hasher = self._hasher.copy()
+        hasher.update(b"]")
+        return hasher.hexdigest()[:16]
+
+
+def _json(tree: Any) -> str:
+    return json.dumps(tree, sort_keys=True, separators=(",", ":"), default=str)

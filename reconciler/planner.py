@@ -48,10 +48,6 @@ def ignored_paths(spec: SpecDocument, config_ignores: Iterable[str]) -> list[tup
     return [p for p in paths if p]
 
 
-def desired_for_compare(spec: SpecDocument, ignores: Sequence[tuple[str, ...]]) -> dict[str, Any]:
-    return normalise.without_paths(spec.body, [MARKER_PATH, *ignores])
-
-
 def diff_spec(
     spec: SpecDocument,
     live_record: Mapping[str, Any],
@@ -189,12 +185,12 @@ def build_plan(
     changes: list[Change] = []
     unchanged: list[str] = []
     problems: list[Problem] = []
+    set_digest = normalise.ListDigest()  # = digest([spec.body for spec in manifests.specs])
 
-    canonical_specs: list[Any] = []
     for spec in manifests.specs:
         ignores = ignored_paths(spec, config.ignore_fields)
         canonical = normalise.comparable(spec.body)
-        canonical_specs.append(canonical)
+        set_digest.add(canonical)
         desired = normalise.comparable_without(
             spec.body, [MARKER_PATH, *ignores], canonical=canonical
         )
@@ -238,6 +234,7 @@ def build_plan(
                 previous_name=previous,
                 source=source,
                 fields=tuple(sorted(body)),
+                owned=tuple(sorted({*spec.body, *body})),
                 details=diff.details,
                 body=body,
                 desired_digest=normalise.digest_comparable(desired),
@@ -278,7 +275,7 @@ def build_plan(
         unchanged=tuple(sorted(unchanged)),
         unmanaged=tuple(unmanaged),
         managed_count=len(managed),
-        desired_digest=normalise.digest_comparable(canonical_specs),  # = desired_set_digest
+        desired_digest=set_digest.hexdigest(),
     )
 
 
@@ -334,7 +331,3 @@ def _problem(location: Location, message: str) -> Problem:
 
 def live_digest(record: Mapping[str, Any]) -> str:
     return normalise.digest(normalise.live_body(record))
-
-
-def desired_set_digest(manifests: ManifestSet) -> str:
-    return normalise.digest([spec.body for spec in manifests.specs])
