@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import Api, env_for
 
 from reconciler.cli import main
 from reconciler.sandbox.server import SandboxServer, SandboxSettings
@@ -81,8 +82,12 @@ def run_cli(
 @pytest.fixture
 def sandbox_env(sandbox: SandboxServer) -> dict[str, str]:
     """IONWORKS_* variables pointing at the test's sandbox."""
-    return {
-        "IONWORKS_API_URL": sandbox.url,
-        "IONWORKS_API_KEY": sandbox.api_key,
-        "IONWORKS_PROJECT_ID": sandbox.project_id,
-    }
+    return env_for(sandbox)
+
+
+@pytest.fixture
+def api(sandbox: SandboxServer) -> Iterator[Api]:
+    """A plain HTTP client on the test's sandbox (tests that need their own override it)."""
+    client = Api(sandbox)
+    yield client
+    client.close()

@@ -41,6 +41,15 @@ def write_manifests(directory: Path, *docs: dict[str, Any], config: str | None =
     return directory
 
 
+def env_for(server: SandboxServer) -> dict[str, str]:
+    """IONWORKS_* variables pointing at a sandbox."""
+    return {
+        "IONWORKS_API_URL": server.url,
+        "IONWORKS_API_KEY": server.api_key,
+        "IONWORKS_PROJECT_ID": server.project_id,
+    }
+
+
 class Api:
     """A plain httpx client on the sandbox: sets up live state and reads the request journal."""
 

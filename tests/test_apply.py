@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Api, spec_doc, write_manifests
+from helpers import Api, env_for, spec_doc, write_manifests
 
 from reconciler.sandbox.server import SandboxServer
 
 Cli = Callable[..., Any]
-
-
-@pytest.fixture
-def api(sandbox: SandboxServer) -> Iterator[Api]:
-    client = Api(sandbox)
-    yield client
-    client.close()
 
 
 def api_writes(api: Api) -> list[dict[str, Any]]:
@@ -249,11 +242,7 @@ def test_apply_under_each_fault_kind_converges_without_duplicates(
     fault: str,
 ) -> None:
     server = sandbox_factory(stall_seconds=3.0)
-    env = {
-        "IONWORKS_API_URL": server.url,
-        "IONWORKS_API_KEY": server.api_key,
-        "IONWORKS_PROJECT_ID": server.project_id,
-    }
+    env = env_for(server)
     api = Api(server)
     try:
         docs = [spec_doc(f"Cell {i}") for i in range(6)]

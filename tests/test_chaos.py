@@ -7,7 +7,7 @@ a script); here a small instance runs with fixed seeds, plus deterministic failu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,13 +74,6 @@ class FaultsAfterFirst:
         if not self.outcomes:
             self.api.set_faults(fault_rate=1.0, faults=["503"])
         self.outcomes.append(outcome)
-
-
-@pytest.fixture
-def api(sandbox: SandboxServer) -> Iterator[Api]:
-    client = Api(sandbox)
-    yield client
-    client.close()
 
 
 def apply_with(server: SandboxServer, manifests: Path, reporter: FaultsAfterFirst) -> ApplyResult:

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import WRITE_METHODS, Api, spec_doc, write_manifests
+from helpers import WRITE_METHODS, Api, env_for, spec_doc, write_manifests
 
 from reconciler.api import ApiSettings, IonworksClient
 from reconciler.api.settings import Credentials
@@ -80,11 +80,7 @@ def api(server: SandboxServer) -> Iterator[Api]:
 
 @pytest.fixture
 def env(server: SandboxServer) -> dict[str, str]:
-    return {
-        "IONWORKS_API_URL": server.url,
-        "IONWORKS_API_KEY": server.api_key,
-        "IONWORKS_PROJECT_ID": server.project_id,
-    }
+    return env_for(server)
 
 
 def race(tmp_path: Path, env: dict[str, str], *directories: Path) -> list[Run]:

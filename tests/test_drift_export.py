@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from helpers import Api, spec_doc, write_manifests
-
-from reconciler.sandbox.server import SandboxServer
 
 Cli = Callable[..., Any]
 EXAMPLES = Path(__file__).parent.parent / "manifests"
-
-
-@pytest.fixture
-def api(sandbox: SandboxServer) -> Iterator[Api]:
-    client = Api(sandbox)
-    yield client
-    client.close()
 
 
 def test_drift_in_sync_then_each_kind_of_drift(

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Api, spec_doc, write_manifests
+from helpers import Api, env_for, spec_doc, write_manifests
 
 from reconciler.sandbox.server import SandboxServer
 
 Cli = Callable[..., Any]
-
-
-@pytest.fixture
-def api(sandbox: SandboxServer) -> Iterator[Api]:
-    client = Api(sandbox)
-    yield client
-    client.close()
 
 
 def plan_json(run_cli: Cli, env: dict[str, str], directory: Path, *extra: str) -> dict[str, Any]:
@@ -248,11 +241,7 @@ def test_apply_then_plan_is_empty_in_both_patch_modes(
     patch_mode: str,
 ) -> None:
     server = sandbox_factory(patch_mode=patch_mode)
-    env = {
-        "IONWORKS_API_URL": server.url,
-        "IONWORKS_API_KEY": server.api_key,
-        "IONWORKS_PROJECT_ID": server.project_id,
-    }
+    env = env_for(server)
     rich = spec_doc(
         "Cell A",
         properties={"assembly_method": "wound", "tab_count": {"value": 2, "unit": "dimensionless"}},

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import Api, spec_doc, write_manifests
+from helpers import Api, env_for, spec_doc, write_manifests
 
 from reconciler.sandbox.server import SandboxServer
 
@@ -64,14 +64,6 @@ class Terminal:
         code = self.proc.wait(timeout=timeout)
         os.close(self.master)
         return code
-
-
-def env_for(server: SandboxServer) -> dict[str, str]:
-    return {
-        "IONWORKS_API_URL": server.url,
-        "IONWORKS_API_KEY": server.api_key,
-        "IONWORKS_PROJECT_ID": server.project_id,
-    }
 
 
 def test_prompt_yes_applies_and_anything_else_cancels(
