@@ -253,6 +253,10 @@ class Applier:
 
     async def run(self, already: Sequence[Outcome] = ()) -> ApplyResult:
         result = ApplyResult(self.plan, outcomes=list(already))
+        result.outcomes.extend(
+            Outcome(c, "skipped", "orphaned, not deleted: prune is off", c.spec_id)
+            for c in self.plan.of_kind("orphan")
+        )
         done = {id(o.change) for o in already}
         todo = [c for c in self.plan.writes if id(c) not in done]
         for change in todo:

@@ -394,7 +394,7 @@ def apply(
         counts = result.counts()
         click.echo(
             f"Apply complete: {counts['applied']} applied, {counts['already']} already done, "
-            f"{counts['failed']} failed."
+            f"{counts['failed']} failed, {counts['skipped']} skipped."
         )
         for problem in result.not_converged:
             click.echo(f"  not converged: {problem}", err=True)

@@ -278,3 +278,18 @@ def test_apply_under_each_fault_kind_converges_without_duplicates(
         assert run_cli("plan", str(manifests), "--detailed-exitcode", env=env).code == 0
     finally:
         api.close()
+
+
+def test_orphans_are_reported_as_skipped(
+    run_cli: Cli, sandbox_env: dict[str, str], tmp_path: Path, api: Api
+) -> None:
+    manifests = setup_two(run_cli, sandbox_env, tmp_path)
+    write_manifests(manifests, spec_doc("Keep", capacity=4.5))
+    report = tmp_path / "report.json"
+    result = run_cli("apply", str(manifests), "--yes", "--report", str(report), env=sandbox_env)
+    assert result.code == 0, result.output
+    assert "1 applied, 0 already done, 0 failed, 1 skipped." in result.out
+    [project] = json.loads(report.read_text())["results"]
+    statuses = {c["name"]: (c["kind"], c["status"]) for c in project["changes"]}
+    assert statuses == {"Keep": ("update", "applied"), "Gone": ("orphan", "skipped")}
+    assert sorted(s["name"] for s in api.specs()) == ["Gone", "Keep"]
