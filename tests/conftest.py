@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Api, env_for
+from helpers import Api, CliResult, env_for
 
 from reconciler.cli import main
 from reconciler.sandbox.server import SandboxServer, SandboxSettings
@@ -38,17 +37,6 @@ def sandbox_factory(tmp_path: Path) -> Iterator[Callable[..., SandboxServer]]:
 def sandbox(sandbox_factory: Callable[..., SandboxServer]) -> SandboxServer:
     """A fresh sandbox with default settings (replace PATCH mode, no faults)."""
     return sandbox_factory()
-
-
-@dataclass
-class CliResult:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def output(self) -> str:
-        return self.out + self.err
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,19 @@ def write_manifests(directory: Path, *docs: dict[str, Any], config: str | None =
     if config is not None:
         (directory / "ionworks-apply.yaml").write_text(config)
     return directory
+
+
+@dataclass
+class CliResult:
+    """What one run of the CLI gave: exit code, standard output and standard error."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def output(self) -> str:
+        return self.out + self.err
 
 
 def env_for(server: SandboxServer) -> dict[str, str]:

@@ -14,13 +14,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from helpers import WRITE_METHODS, Api, env_for, spec_doc, write_manifests
+from helpers import WRITE_METHODS, Api, CliResult, env_for, spec_doc, write_manifests
 
 from reconciler.api import ApiSettings, IonworksClient
 from reconciler.api.settings import Credentials
@@ -55,17 +54,6 @@ reconciler.cli.main(args)
 """
 
 
-@dataclass(frozen=True)
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def output(self) -> str:
-        return self.out + self.err
-
-
 @pytest.fixture
 def server(sandbox_factory: Factory) -> SandboxServer:
     return sandbox_factory(latency_ms=LATENCY_MS)
@@ -83,7 +71,7 @@ def env(server: SandboxServer) -> dict[str, str]:
     return env_for(server)
 
 
-def race(tmp_path: Path, env: dict[str, str], *directories: Path) -> list[Run]:
+def race(tmp_path: Path, env: dict[str, str], *directories: Path) -> list[CliResult]:
     """``apply DIRECTORY --yes`` for each directory, each its own process, all at one moment."""
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("IONWORKS_")}
     child_env.update(env)
@@ -112,11 +100,11 @@ def race(tmp_path: Path, env: dict[str, str], *directories: Path) -> list[Run]:
     runs = []
     for process in processes:
         out, err = process.communicate(timeout=120)
-        runs.append(Run(process.returncode, out, err))
+        runs.append(CliResult(process.returncode, out, err))
     return runs
 
 
-def check_clean_exit(run: Run) -> None:
+def check_clean_exit(run: CliResult) -> None:
     """Converged (0), refused as stale (3), or failed with a reason (1); never a crash."""
     assert run.code in (0, 1, 3), run.output
     assert "Traceback" not in run.output and "Internal error" not in run.output, run.output
