@@ -56,7 +56,9 @@ def is_quantity(value: Any) -> bool:
     """``{"value": <number>, "unit": "<text>"}``, the API's Quantity form."""
     return (
         isinstance(value, Mapping)
-        and set(value) == {"value", "unit"}
+        and len(value) == 2
+        and "unit" in value
+        and "value" in value
         and isinstance(value["unit"], str)
         and isinstance(value["value"], int | float)
         and not isinstance(value["value"], bool)
@@ -81,8 +83,8 @@ def format_value(value: Any, limit: int = VALUE_LIMIT) -> str:
         return _scalar(value, limit)
     best = None
     for depth in range(1, levels + 1):
-        text = _nested(value, depth, None)
-        if len(text) > limit:
+        text = _whole(value, depth, limit)
+        if text is None:
             break
         best = text
     return best if best is not None else _nested(value, 1, limit)
@@ -111,25 +113,52 @@ def _scalar(value: Any, limit: int | None) -> str:
     return clean(str(value))
 
 
-def _nested(value: Any, depth: int, limit: int | None) -> str:
-    """A container showing ``depth`` levels; with a ``limit``, only the items that fit."""
+def _entries(value: Any) -> tuple[str, str, list[tuple[str, Any]]]:
+    """A container's brackets and ``(label, item)`` pairs, mapping keys sorted."""
     if isinstance(value, Mapping):
-        opening, closing = "{", "}"
-        items = [(clean(str(k)) + ": ", v) for k, v in sorted(value.items(), key=_key)]
-    else:
-        opening, closing = "[", "]"
-        items = [("", v) for v in value]
+        return "{", "}", [(clean(str(k)) + ": ", v) for k, v in sorted(value.items(), key=_key)]
+    return "[", "]", [("", v) for v in value]
+
+
+def _whole(value: Any, depth: int, budget: int) -> str | None:
+    """A container showing ``depth`` levels in full, or None once it passes ``budget``
+    characters (stopping there, so trying one more level costs at most the budget)."""
+    opening, closing, items = _entries(value)
     if not items:
         return opening + closing
     if depth == 0:
         return opening + "..." + closing
-    if limit is None:
-        return opening + ", ".join(label + _child(v, depth, None) for label, v in items) + closing
+    parts: list[str] = []
+    used = len(opening) + len(closing) + 2 * (len(items) - 1)
+    for label, item in items:
+        room = budget - used - len(label)
+        child = _whole(item, depth - 1, room) if _is_container(item) else _scalar(item, None)
+        if child is None or len(child) > room:
+            return None
+        used += len(label) + len(child)
+        parts.append(label + child)
+    return opening + ", ".join(parts) + closing
+
+
+def _nested(value: Any, depth: int, limit: int) -> str:
+    """A container showing ``depth`` levels, with only the items that fit in ``limit``."""
+    opening, closing, items = _entries(value)
+    if not items:
+        return opening + closing
+    if depth == 0:
+        return opening + "..." + closing
     return _fitting(opening, closing, items, depth, limit)
 
 
-def _child(value: Any, depth: int, limit: int | None) -> str:
-    return _nested(value, depth - 1, limit) if _levels(value) else _scalar(value, limit)
+def _child(value: Any, depth: int, limit: int) -> str:
+    return _nested(value, depth - 1, limit) if _is_container(value) else _scalar(value, limit)
+
+
+def _is_container(value: Any) -> bool:
+    """A mapping (other than a Quantity) or a list: what ``_levels`` counts as a level."""
+    return (isinstance(value, Mapping) and not is_quantity(value)) or isinstance(
+        value, list | tuple
+    )
 
 
 def _key(item: tuple[Any, Any]) -> str:
