@@ -18,6 +18,7 @@ not write again: a spec changed by someone else after our write is reported, not
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -250,6 +251,8 @@ class Applier:
         self.plan = plan
         self.reporter = reporter
         self.backoff = backoff
+        #: spec id -> fingerprint of the record our last write left, found converged then.
+        self._converged: dict[str, str] = {}
 
     async def run(self, already: Sequence[Outcome] = ()) -> ApplyResult:
         result = ApplyResult(self.plan, outcomes=list(already))
@@ -378,6 +381,7 @@ class Applier:
         fields = set(expected if fields is None else fields)
         repair = repair_body(expected, after, fields)
         if not repair:
+            self._converged[spec_id] = _fingerprint(after)
             return Outcome(change, "applied", done, spec_id)
         after = await self._patch(spec_id, repair)
         left = repair_body(expected, after, fields)
@@ -389,6 +393,7 @@ class Applier:
                 f"({', '.join(left)} still differ after our update); run plan again",
                 spec_id,
             )
+        self._converged[spec_id] = _fingerprint(after)
         restored = tuple(sorted(set(repair) - set(change.body)))
         if restored:
             done += f"; restored {', '.join(restored)}, changed by someone else meanwhile"
@@ -429,8 +434,10 @@ class Applier:
     async def _verify(self, outcomes: Sequence[Outcome]) -> list[str]:
         """Re-fetch every touched spec and report what does not hold; never writes again.
 
-        A re-read that fails leaves the result unverified, not lost: the outcomes (and the
-        report) still say what was written, and the apply exits non-zero.
+        A spec whose record is exactly the one our write left (found converged then) is not
+        compared field by field again: same JSON, same comparison. A re-read that fails leaves
+        the result unverified, not lost: the outcomes (and the report) still say what was
+        written, and the apply exits non-zero.
         """
         try:
             live = await self.client.list_specs(
@@ -452,6 +459,8 @@ class Applier:
             if record is None:
                 problems.append(f"'{name}' is missing after apply")
                 continue
+            if self._converged.get(outcome.spec_id or "") == _fingerprint(record):
+                continue
             moved = patch_for(outcome.change.body, record)
             if moved:
                 problems.append(
@@ -459,3 +468,8 @@ class Applier:
                     f"({', '.join(sorted(moved))} differ); run plan again"
                 )
         return problems
+
+
+def _fingerprint(record: Mapping[str, Any]) -> str:
+    """A spec's manifest-shaped body as canonical JSON: equal text, equal data."""
+    return json.dumps(normalise.live_body(record), sort_keys=True)

@@ -17,7 +17,7 @@ from helpers import Api, spec_doc, write_manifests
 
 from reconciler.api import ApiSettings, IonworksClient
 from reconciler.api.settings import Credentials
-from reconciler.applier import Applier, ApplyResult, Outcome, check_fresh
+from reconciler.applier import Applier, ApplyResult, Outcome, Reporter, check_fresh
 from reconciler.guards import GuardOptions
 from reconciler.plan import Change
 from reconciler.runner import load_targets, make_plan
@@ -76,7 +76,7 @@ class FaultsAfterFirst:
         self.outcomes.append(outcome)
 
 
-def apply_with(server: SandboxServer, manifests: Path, reporter: FaultsAfterFirst) -> ApplyResult:
+def apply_with(server: SandboxServer, manifests: Path, reporter: Reporter) -> ApplyResult:
     """Plan and apply one directory through the library, one request at a time, no waiting."""
     settings = ApiSettings(
         base_url=server.url,
@@ -128,6 +128,38 @@ def test_api_failing_mid_apply_is_reported_per_change_and_a_rerun_converges(
     assert f"{len(failed)} applied, 0 already done, 0 failed" in rerun.out
     live = [s["name"] for s in all_specs(api)]
     assert sorted(live) == names, "every spec exactly once"
+
+
+class ColleagueEditsAfterWrite:
+    """A reporter through which someone else edits each spec just after apply wrote it."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def cascade_warning(self, change: Change) -> None:
+        """No deletes here."""
+
+    def begin(self, total: int) -> None:
+        """Nothing to set up."""
+
+    def done(self, outcome: Outcome) -> None:
+        if outcome.spec_id and outcome.change.name == "Cell B":
+            self.api.patch(outcome.spec_id, {"notes": "edited by a colleague"})
+
+
+def test_verification_reports_a_spec_changed_after_our_write(
+    sandbox: SandboxServer, api: Api, tmp_path: Path
+) -> None:
+    docs = [spec_doc(name, notes="ours") for name in ("Cell A", "Cell B", "Cell C")]
+    manifests = write_manifests(tmp_path / "m", *docs)
+
+    result = apply_with(sandbox, manifests, ColleagueEditsAfterWrite(api))
+
+    assert [o.status for o in result.outcomes] == ["applied"] * 3
+    assert not result.ok
+    [problem] = result.not_converged
+    assert "'Cell B' was changed by someone else after this apply wrote it" in problem
+    assert "(notes differ)" in problem
 
 
 def test_api_refusing_everything_fails_cleanly_before_any_write(
