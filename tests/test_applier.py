@@ -1,8 +1,9 @@
-"""applier helpers: what a repair PATCH may touch, and explicit nulls for merging servers."""
+"""applier helpers: what a repair PATCH may touch, explicit nulls for merging servers, and the
+cheap converged check."""
 
 from __future__ import annotations
 
-from reconciler.applier import patch_for, repair_body, with_explicit_nulls
+from reconciler.applier import _fingerprint, patch_for, repair_body, with_explicit_nulls
 
 RECORD = {
     "id": "x",
@@ -40,3 +41,20 @@ def test_explicit_nulls_only_for_keys_the_desired_value_lacks() -> None:
         "q": {"value": 1, "unit": "V"},
         "gone": None,
     }
+
+
+def test_fingerprint_is_equal_only_where_the_comparison_sees_no_change() -> None:
+    body = {
+        "project_id": "p",
+        "name": "Cell A",
+        "ratings": {"capacity": {"value": 5, "unit": "A*h"}},
+    }
+    echoed = {"ratings": {"capacity": {"unit": "A*h", "value": 5}}, "name": "Cell A", "source": {}}
+    assert _fingerprint(body) == _fingerprint(echoed)  # key order, project_id, an empty source
+    assert _fingerprint({**body, "notes": None}) == _fingerprint(body)
+    assert _fingerprint({**body, "notes": []}) != _fingerprint(body)  # [] is a value, not absent
+    assert _fingerprint({**body, "name": "Cell B"}) != _fingerprint(body)
+    for same_physics in ({"value": 5000, "unit": "mA*h"}, {"value": 5.0, "unit": "A*h"}):
+        other = {**body, "ratings": {"capacity": same_physics}}
+        assert _fingerprint(other) != _fingerprint(body)  # not equal text: compared the slow way
+        assert patch_for(body, other) == {}
