@@ -154,7 +154,11 @@ def _dotted(path: Sequence[str | int]) -> str:
 
 
 def create_body(spec: SpecDocument, marker: str, project_id: str) -> dict[str, Any]:
-    body = normalise.without_paths(spec.body, [])
+    """The POST body: the manifest as written, plus the marker and the project.
+
+    A shallow copy: nested values are shared with the manifest, and nothing writes into them.
+    """
+    body = dict(spec.body)
     properties = body.get("properties")
     body["properties"] = {
         **(properties if isinstance(properties, dict) else {}),
