@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import ssl
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from test_api_support import BASE, KEY, TOKEN, call, client, json_response, run,
 
 from reconciler import __version__
 from reconciler.api import ApiSettings, Credentials, IonworksClient
+from reconciler.api.session import tls_context
 from reconciler.errors import (
     ApiError,
     AuthenticationError,
@@ -136,6 +138,13 @@ def _capture(sent: list[httpx.Request], reply: Any = SPEC) -> Any:
         return json_response(200, reply)
 
     return handler
+
+
+def test_tls_certificates_and_host_names_are_always_verified() -> None:
+    context = tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+    assert tls_context() is context, "built once per process, shared by every client"
 
 
 def test_headers_on_every_request_with_a_key() -> None:

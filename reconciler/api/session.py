@@ -8,11 +8,13 @@ the request provably never left this machine, because the server may already hav
 from __future__ import annotations
 
 import asyncio
+import functools
 import gzip
 import json
 import logging
 import math
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
@@ -77,6 +79,14 @@ def encode_body(body: Mapping[str, Any], subject: str) -> tuple[bytes, dict[str,
     return data, {}
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """Certificate verification exactly as httpx sets it up by default (certifi, or the
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` bundle), built once: it takes ~40 ms, and apply opens
+    one client to plan and another to write."""
+    return httpx.create_ssl_context()
+
+
 class ApiSession:
     """Sends requests with auth headers, a concurrency bound and the retry rules above."""
 
@@ -108,6 +118,7 @@ class ApiSession:
                 max_keepalive_connections=settings.concurrency,
             ),
             transport=transport,
+            verify=tls_context(),
             follow_redirects=False,
         )
 
