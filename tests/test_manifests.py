@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +15,13 @@ import pytest
 
 from reconciler import yaml_source
 from reconciler.errors import ManifestError
-from reconciler.manifests import find_manifest_files, load_manifests
+from reconciler.manifests import (
+    FILES_PER_TASK,
+    MAX_WORKERS,
+    find_manifest_files,
+    load_manifests,
+    load_workers,
+)
 from reconciler.yaml_source import parse_documents
 from reconciler.yaml_text import MAX_FILE_BYTES
 
@@ -236,3 +246,80 @@ def test_the_pure_python_parser_gives_the_same_documents(monkeypatch: pytest.Mon
         assert [str(d.location()) for d in a.documents] == [str(d.location()) for d in b.documents]
     broken = parse_documents("a: 1\nb: [1\n", "f.yaml")
     assert [str(p.location) for p in broken.problems] == ["f.yaml:3:1"]
+
+
+def corpus_with_padding(root: Path, padding: int) -> Path:
+    """Every bad-corpus manifest in one directory, spread among ``padding`` valid ones."""
+    root.mkdir()
+    for number in range(padding):
+        (root / f"{number:04d}-good.yaml").write_text(SPEC.format(name=f"Good {number}"))
+    for number, case in enumerate(cases(BAD)):
+        for source in sorted((BAD / case).iterdir()):
+            if source.suffix in (".yaml", ".yml") and source.name != "ionworks-apply.yaml":
+                place = number * padding // len(cases(BAD))
+                shutil.copyfile(source, root / f"{place:04d}-{case}-{source.name}")
+    return root
+
+
+def loaded_with(root: Path, workers: int) -> tuple[list[str], Any]:
+    """Problem lines and, when loading succeeded, the specs."""
+    try:
+        loaded = load_manifests(root, workers=workers)
+    except ManifestError as exc:
+        return [str(p) for p in exc.problems], None
+    return [str(w) for w in loaded.warnings], loaded.specs
+
+
+def test_worker_processes_load_exactly_what_one_process_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    bad = corpus_with_padding(tmp_path / "bad", 2 * FILES_PER_TASK + 50)
+    one = loaded_with(Path("bad"), workers=1)
+    assert one[1] is None and len(one[0]) > 60
+    assert loaded_with(Path("bad"), workers=3) == one
+    for path in bad.iterdir():
+        if "-good." not in path.name:
+            path.unlink()
+    good_one = loaded_with(Path("bad"), workers=1)
+    assert good_one[1] is not None and len(good_one[1]) == 2 * FILES_PER_TASK + 50
+    assert loaded_with(Path("bad"), workers=3) == good_one
+
+
+def test_workers_only_for_large_directories_and_never_beside_a_thread() -> None:
+    assert load_workers(10) == 1
+    many = load_workers(100_000)
+    if sys.platform.startswith("linux"):
+        assert many == max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
+    else:
+        assert many == 1
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert load_workers(100_000) == 1
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_validate_of_a_large_directory_reports_problems_read_by_workers(tmp_path: Path) -> None:
+    """A fresh process (no threads), so the files are shared out when there are cores."""
+    root = tmp_path / "big"
+    root.mkdir()
+    for number in range(600):
+        (root / f"{number:04d}.yaml").write_text(SPEC.format(name=f"Cell {number}"))
+    (root / "0590.yaml").write_text(SPEC.format(name="Cell 7") + "  unknown: 1\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "validate", "big"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert (result.stdout + result.stderr).splitlines() == [
+        "big/0590.yaml:1:1: duplicate spec name 'Cell 7' (also defined at big/0007.yaml:1:1)",
+        "big/0590.yaml:6:3: unknown key 'unknown'",
+        "Error: 2 problem(s) in the manifests; nothing was sent to the API",
+    ]
