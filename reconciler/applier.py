@@ -141,7 +141,9 @@ async def check_fresh(client: IonworksClient, plan: Plan) -> list[Outcome]:
     Returns outcomes for changes that turned out to be done already (a create that now exists
     exactly as desired, a delete whose spec is already gone).
     """
-    live = await client.list_specs(plan.project_id, full=True, view=normalise.live_view)
+    live = await client.list_specs(
+        plan.project_id, full=True, view=normalise.live_view, expected=plan.live_count
+    )
     by_id = {str(r["id"]): r for r in live}
     by_name = {str(r["name"]): r for r in live}
     reasons: list[str] = []
@@ -272,6 +274,11 @@ class Applier:
             result.outcomes.extend(await asyncio.gather(*(self._one(c) for c in batch)))
         result.not_converged = await self._verify(result.outcomes)
         return result
+
+    def _after(self) -> int:
+        """How many specs the project should hold now (a paging hint for the re-read)."""
+        plan = self.plan
+        return plan.live_count + len(plan.of_kind("create")) - len(plan.of_kind("delete"))
 
     async def _one(self, change: Change) -> Outcome:
         action: Callable[[Change], Awaitable[Outcome]] = {
@@ -443,7 +450,7 @@ class Applier:
         """
         try:
             live = await self.client.list_specs(
-                self.plan.project_id, full=True, view=normalise.live_view
+                self.plan.project_id, full=True, view=normalise.live_view, expected=self._after()
             )
         except ApiError as exc:
             return [f"the result could not be verified (writes above were made): {exc}"]

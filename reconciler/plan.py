@@ -223,6 +223,12 @@ class Plan:
             counts[change.kind] += 1
         return counts
 
+    @property
+    def live_count(self) -> int:
+        """How many specs the project held when the plan was made (every one is listed)."""
+        listed = sum(1 for c in self.changes if c.kind != "create")
+        return listed + len(self.unchanged) + len(self.unmanaged)
+
     def total_cascade(self) -> Cascade:
         deletes = [c.cascade for c in self.of_kind("delete") if c.cascade]
         return Cascade(

@@ -146,6 +146,44 @@ def test_remaining_pages_are_fetched_concurrently_within_the_bound() -> None:
     assert peak == 2
 
 
+def test_expected_rows_are_asked_for_at_once_without_waiting_for_the_first_page() -> None:
+    data = rows(300)
+    asked: set[int] = set()
+    all_asked = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        asked.add(offset)
+        if asked >= {0, 100, 200}:
+            all_asked.set()
+        if offset == 0:  # answers only once every expected page was asked for
+            await asyncio.wait_for(all_asked.wait(), timeout=5)
+        page = data[offset : offset + 100]
+        return json_response(200, {"items": page, "count": len(page), "total": len(data)})
+
+    got, _ = run(call(handler, lambda api: api.paginate("/things", expected=300)))
+    assert got == data
+    assert asked == {0, 100, 200}
+
+
+@pytest.mark.parametrize(
+    ("expected", "actual", "clamp"),
+    [(250, 250, 100), (250, 250, 30), (500, 120, 100), (150, 450, 100), (450, 0, 100)],
+)
+def test_a_wrong_or_clamped_expectation_still_yields_every_row_once(
+    expected: int, actual: int, clamp: int
+) -> None:
+    server = ListServer(rows(actual), clamp=clamp)
+    assert collect(server, expected=expected) == rows(actual)
+    if expected > actual:  # overestimated: at most one wasted request per expected page
+        assert len(server.queries) <= -(-expected // 100) + -(-actual // clamp)
+
+
+def test_an_expectation_on_a_bare_array_takes_the_whole_list_once() -> None:
+    legacy = [*rows(3), {"name": "no id"}]
+    assert collect(lambda _: json_response(200, legacy), expected=500) == legacy
+
+
 def test_one_failing_page_fails_the_list() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.params["offset"] == "200":

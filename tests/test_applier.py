@@ -4,6 +4,7 @@ cheap converged check."""
 from __future__ import annotations
 
 from reconciler.applier import _fingerprint, patch_for, repair_body, with_explicit_nulls
+from reconciler.plan import Change, Plan
 
 RECORD = {
     "id": "x",
@@ -58,3 +59,9 @@ def test_fingerprint_is_equal_only_where_the_comparison_sees_no_change() -> None
         other = {**body, "ratings": {"capacity": same_physics}}
         assert _fingerprint(other) != _fingerprint(body)  # not equal text: compared the slow way
         assert patch_for(body, other) == {}
+
+
+def test_a_plan_knows_how_many_specs_it_listed() -> None:
+    changes = [Change(kind, f"Cell {kind}") for kind in ("create", "update", "delete", "orphan")]
+    plan = Plan("p", "o", "http://api", "m", False, tuple(changes), ("A", "B"), ("Theirs",))
+    assert plan.live_count == 3 + 2 + 1  # all but the create, the unchanged, the unmanaged

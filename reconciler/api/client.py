@@ -125,16 +125,20 @@ class IonworksClient:
         end: int,
         doing: str | None,
         view: View | None,
-    ) -> list[dict[str, Any]]:
-        """Rows from ``start`` up to ``end``, re-asking after a short page until an empty one."""
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Rows from ``start`` up to ``end``, re-asking after a short page until an empty one,
+        and the last ``total`` the server gave (None: a legacy bare array, the whole list)."""
         rows: list[dict[str, Any]] = []
+        total: int | None = None
         while start < end:
-            items, _ = await self._page(path, params, page_size, start, doing, view)
+            items, total = await self._page(path, params, page_size, start, doing, view)
+            if total is None:
+                return items, None
             if not items:
                 break
             rows.extend(items)
             start += len(items)
-        return rows
+        return rows, total
 
     async def paginate(
         self,
@@ -144,6 +148,7 @@ class IonworksClient:
         page_size: int = 100,
         doing: str | None = None,
         view: View | None = None,
+        expected: int = 0,
     ) -> list[dict[str, Any]]:
         """Every row of a list endpoint: first page, the rest concurrently, then any stragglers.
 
@@ -151,19 +156,35 @@ class IonworksClient:
         sends short pages or grows while we read still yields each row once (contract 2.1).
         ``view`` (which must keep ``id``) maps each row as its page arrives, so the parts a
         caller does not need never pile up: 10,000 full specs hold well over 100 MB.
+        ``expected``, how many rows the caller knows to be there, lets every page up to that
+        count be asked for at once, instead of learning the total from the first page first.
         """
         base = dict(params or {})
-        first, total = await self._page(path, base, page_size, 0, doing, view)
         rows = _Rows()
-        rows.add(first)
-        if total is None or not first:  # a legacy bare array is the whole list
-            return rows.items
-        step = len(first)
+        if expected > page_size:
+            opening = range(0, expected, page_size)
+            first = await _all(
+                self._span(path, base, page_size, start, start + page_size, doing, view)
+                for start in opening
+            )
+            if any(total is None for _, total in first):  # a legacy bare array: the whole list
+                return first[0][0]
+            for span, _ in first:
+                rows.add(span)
+            total = max(total or 0 for _, total in first)
+            step, covered = page_size, len(opening) * page_size
+        else:
+            items, page_total = await self._page(path, base, page_size, 0, doing, view)
+            rows.add(items)
+            if page_total is None or not items:  # a legacy bare array is the whole list
+                return rows.items
+            total = page_total
+            step = covered = len(items)
         spans = await _all(
             self._span(path, base, page_size, start, min(start + step, total), doing, view)
-            for start in range(step, total, step)
+            for start in range(covered, total, step)
         )
-        for span in spans:
+        for span, _ in spans:
             rows.add(span)
         offset = len(rows)
         while len(rows) < total:  # rows added while we read, or pages the server cut short
@@ -198,13 +219,15 @@ class IonworksClient:
         return data
 
     async def list_specs(
-        self, project_id: str, *, full: bool = True, view: View | None = None
+        self, project_id: str, *, full: bool = True, view: View | None = None, expected: int = 0
     ) -> list[dict[str, Any]]:
-        """Every spec of the project; ``view`` keeps only what the caller reads (``paginate``)."""
+        """Every spec of the project; ``view`` and ``expected`` as in ``paginate``."""
         params: dict[str, str | list[str]] = {"project_id": project_id}
         if full:
             params["full"] = "true"
-        return await self.paginate(SPECS, params, doing="listing cell specifications", view=view)
+        return await self.paginate(
+            SPECS, params, doing="listing cell specifications", view=view, expected=expected
+        )
 
     async def find_spec(self, project_id: str, name: str) -> dict[str, Any] | None:
         """The spec named exactly ``name`` in the project, or None.
