@@ -70,7 +70,7 @@ class Outcome:
         }
 
 
-@dataclass
+@dataclass(repr=False)
 class ApplyResult:
     """Every outcome of one plan's apply, and the specs that did not converge."""
 
@@ -85,6 +85,11 @@ class ApplyResult:
     @property
     def ok(self) -> bool:
         return not self.failed and not self.not_converged
+
+    def __repr__(self) -> str:
+        """One short line, like ``Plan``'s: an event loop formats its result in passing."""
+        unconverged = len(self.not_converged)
+        return f"ApplyResult({self.plan!r}, {self.counts()}, not_converged={unconverged})"
 
     def counts(self) -> dict[str, int]:
         counts = {"applied": 0, "already": 0, "failed": 0, "skipped": 0}

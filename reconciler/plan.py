@@ -183,7 +183,7 @@ class Change:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Plan:
     """Every change for one project (one manifests directory), in apply order."""
 
@@ -201,6 +201,16 @@ class Plan:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "changes", tuple(sorted(self.changes, key=lambda c: c.sort_key)))
+
+    def __repr__(self) -> str:
+        """One short line whatever the size: asyncio and loggers format plans in passing (a
+        full repr of 1,000 changes took 0.1 s at the end of every event loop run)."""
+        counts = ", ".join(f"{n} {kind}" for kind, n in self.counts().items() if n)
+        return (
+            f"Plan(project_id={self.project_id!r}, owner={self.owner!r}, "
+            f"changes=[{counts}], unchanged={len(self.unchanged)}, "
+            f"unmanaged={len(self.unmanaged)})"
+        )
 
     def of_kind(self, *kinds: ChangeKind) -> list[Change]:
         return [c for c in self.changes if c.kind in kinds]
