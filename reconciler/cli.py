@@ -427,6 +427,7 @@ def _apply_plans(
 ) -> list[ApplyResult]:
     from reconciler.api import IonworksClient
     from reconciler.applier import Applier, check_fresh, check_guards
+    from reconciler.runner import fewer_collections
 
     for saved in plans:
         check_guards(saved, confirm)
@@ -444,7 +445,8 @@ def _apply_plans(
             return results
 
     try:
-        results = _run(go())
+        with fewer_collections():
+            results = _run(go())
     finally:
         if isinstance(reporter, _BarReporter):
             reporter.close()
