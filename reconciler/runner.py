@@ -21,12 +21,13 @@ from reconciler.planner import build_plan
 
 
 class _RareCollections:
-    """Run the garbage collector rarely while manifests and live specs are turned into trees.
+    """Run the garbage collector rarely while manifests and live specs are turned into trees,
+    and while apply writes.
 
     Loading and planning 10,000 specs builds millions of small, acyclic dicts that all survive,
     so the collector keeps re-scanning a growing heap for nothing: 15-20 % of a large plan (mypy
-    raises its threshold for the same reason). The threshold comes back when the last user
-    leaves; plans of several directories overlap.
+    raises its threshold for the same reason); apply's answers and records are the same. The
+    threshold comes back when the last user leaves; plans of several directories overlap.
     """
 
     #: First-generation threshold meanwhile (CPython's default is 700).
