@@ -198,13 +198,17 @@ def _load_files(files: Sequence[Path], workers: int) -> list[_LoadedFile]:
     mine = len(files) // workers
     rest = files[mine:]
     tasks = [rest[i : i + FILES_PER_TASK] for i in range(0, len(rest), FILES_PER_TASK)]
+    # Ctrl-C reaches every process of the group. Workers are forked with SIGINT blocked, so
+    # they never see it (not even between fork and their first line); this process takes it
+    # only once the pool exists, so that it always stops the workers and reports it once.
+    interrupts = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        pool = multiprocessing.get_context("fork").Pool(
-            min(workers - 1, len(tasks)), initializer=_leave_interrupts_to_parent
-        )
+        pool = multiprocessing.get_context("fork").Pool(min(workers - 1, len(tasks)))
     except OSError:  # out of processes (ulimit, container limits): no help to be had
+        signal.pthread_sigmask(signal.SIG_SETMASK, interrupts)
         return _load_share(files)
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, interrupts)
         theirs = pool.imap(_load_share, tasks)
         loaded = _load_share(files[:mine])
         for share in theirs:
@@ -217,11 +221,6 @@ def _load_files(files: Sequence[Path], workers: int) -> list[_LoadedFile]:
     finally:
         pool.join()
     return loaded
-
-
-def _leave_interrupts_to_parent() -> None:
-    """Ctrl-C reaches every process; the parent stops the workers and reports it once."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _load_share(paths: Sequence[Path]) -> list[_LoadedFile]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -323,3 +325,30 @@ def test_validate_of_a_large_directory_reports_problems_read_by_workers(tmp_path
         "big/0590.yaml:6:3: unknown key 'unknown'",
         "Error: 2 problem(s) in the manifests; nothing was sent to the API",
     ]
+
+
+@pytest.mark.skipif(load_workers(3000) == 1, reason="one CPU or not Linux: no worker processes")
+def test_ctrl_c_while_workers_load_stops_them_all_with_one_message(tmp_path: Path) -> None:
+    for number in range(3000):
+        (tmp_path / f"{number:04d}.yaml").write_text(SPEC.format(name=f"Cell {number}"))
+    script = Path(sys.executable).with_name("ionworks-apply")  # what users run
+    process = subprocess.Popen(
+        [str(script), "validate", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    workers: list[str] = []
+    deadline = time.monotonic() + 60
+    while not workers and process.poll() is None and time.monotonic() < deadline:
+        found = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True)
+        workers = found.stdout.split()
+        time.sleep(0.01)
+    assert workers, "no worker process was seen while the files loaded"
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err.strip().splitlines() == ["Interrupted; a re-run converges."]
+    assert out == ""
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
