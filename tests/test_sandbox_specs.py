@@ -6,6 +6,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from typing import Any
 
 import httpx
@@ -387,7 +388,7 @@ def test_unknown_and_foreign_ids_are_404(api: httpx.Client, sandbox: SandboxServ
         "message": "Cell specification 'no-such-id' does not exist or is not visible to you",
         "detail": None,
     }
-    with sqlite3.connect(sandbox.settings.db_path) as conn:
+    with closing(sqlite3.connect(sandbox.settings.db_path)) as conn, conn:
         conn.execute("UPDATE cell_specifications SET organization_id = 'another-org'")
     url = f"/cell_specifications/{spec['id']}"
     assert [api.get(url).status_code, api.patch(url, json={}).status_code] == [404, 404]
