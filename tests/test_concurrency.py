@@ -261,13 +261,20 @@ def apply_library(
     return asyncio.run(go())
 
 
-def test_a_field_changed_meanwhile_is_restored_so_the_spec_is_one_whole_state(
-    server: SandboxServer, run_cli: Cli, env: dict[str, str], api: Api, tmp_path: Path
-) -> None:
+def applied_base_and_my_edit(
+    run_cli: Cli, env: dict[str, str], api: Api, tmp_path: Path
+) -> tuple[Path, str]:
+    """The shared specs applied as they start, and manifests that raise Shared's capacity."""
     base = write_manifests(tmp_path / "base", *shared_docs({}))
     assert run_cli("apply", str(base), "--yes", env=env).code == 0
     mine = write_manifests(tmp_path / "mine", *shared_docs({"capacity": 4.0}))
-    shared_id = api.spec("Shared")["id"]
+    return mine, api.spec("Shared")["id"]
+
+
+def test_a_field_changed_meanwhile_is_restored_so_the_spec_is_one_whole_state(
+    server: SandboxServer, run_cli: Cli, env: dict[str, str], api: Api, tmp_path: Path
+) -> None:
+    mine, shared_id = applied_base_and_my_edit(run_cli, env, api, tmp_path)
 
     other = OtherWriterFirst(lambda: api.patch(shared_id, {"notes": "edited meanwhile"}))
     result = apply_library(server, mine, transport=other)
@@ -285,10 +292,7 @@ def test_a_field_changed_meanwhile_is_restored_so_the_spec_is_one_whole_state(
 def test_a_spec_changed_after_the_freshness_check_is_not_written(
     server: SandboxServer, run_cli: Cli, env: dict[str, str], api: Api, tmp_path: Path
 ) -> None:
-    base = write_manifests(tmp_path / "base", *shared_docs({}))
-    assert run_cli("apply", str(base), "--yes", env=env).code == 0
-    mine = write_manifests(tmp_path / "mine", *shared_docs({"capacity": 4.0}))
-    shared_id = api.spec("Shared")["id"]
+    mine, shared_id = applied_base_and_my_edit(run_cli, env, api, tmp_path)
     api.clear_journal()
 
     result = apply_library(
