@@ -36,15 +36,16 @@ from reconciler.errors import (
     StalePlanError,
     TransportError,
 )
-from reconciler.plan import Change, Plan
-from reconciler.planner import live_digest, marker_of
+from reconciler.ownership import marker_of
+from reconciler.plan import Cascade, Change, Plan
+from reconciler.planner import live_digest
 
 #: Attempts per change at the applier level, each after re-reading the live state.
 MAX_ATTEMPTS = 4
 #: Errors after which the live state is uncertain or the server may recover: look, then retry.
 RECOVERABLE = (TransportError, ServerError, RateLimitedError)
 
-Status = Literal["applied", "already", "failed", "skipped"]
+Status = Literal["applied", "already", "failed", "skipped", "blocked"]
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,13 @@ class ApplyResult:
         return [o for o in self.outcomes if o.status == "failed"]
 
     @property
+    def blocked(self) -> list[Outcome]:
+        """Deletes refused by the re-check just before them (exit 3)."""
+        return [o for o in self.outcomes if o.status == "blocked"]
+
+    @property
     def ok(self) -> bool:
-        return not self.failed and not self.not_converged
+        return not self.failed and not self.blocked and not self.not_converged
 
     def __repr__(self) -> str:
         """One short line, like ``Plan``'s: an event loop formats its result in passing."""
@@ -92,7 +98,7 @@ class ApplyResult:
         return f"ApplyResult({self.plan!r}, {self.counts()}, not_converged={unconverged})"
 
     def counts(self) -> dict[str, int]:
-        counts = {"applied": 0, "already": 0, "failed": 0, "skipped": 0}
+        counts = {"applied": 0, "already": 0, "failed": 0, "skipped": 0, "blocked": 0}
         for outcome in self.outcomes:
             counts[outcome.status] += 1
         return counts
@@ -429,21 +435,57 @@ class Applier:
         raise last
 
     async def _delete(self, change: Change) -> Outcome:
+        """Re-check the spec just before every DELETE attempt; refuse if anything moved.
+
+        Between the plan (or the freshness check) and this moment, minutes of other writes may
+        have passed: cells and measurements may have been added under the spec, its marker
+        removed or its name changed. Only a spec exactly as planned, with no more data under
+        it than the plan showed, is deleted. What remains is the round trip between this last
+        read and the DELETE itself: the API offers no conditional delete to close it.
+        """
         spec_id = change.spec_id or ""
         last: ApiError | None = None
         for attempt in range(MAX_ATTEMPTS):
+            try:
+                refusal = await self._delete_refusal(change)
+            except NotFoundError:
+                return Outcome(change, "already", "already deleted", spec_id)
+            if refusal:
+                return Outcome(
+                    change,
+                    "blocked",
+                    f"{refusal}; the spec and its data are kept (run plan again to review)",
+                    spec_id,
+                )
             try:
                 deleted = await self.client.delete_spec(spec_id)
                 return Outcome(change, "applied" if deleted else "already", "deleted", spec_id)
             except RECOVERABLE as exc:
                 last = exc
-                try:
-                    await self.client.get_spec(spec_id)
-                except NotFoundError:
-                    return Outcome(change, "applied", "deleted", spec_id)
                 await self._pause(attempt, exc)
         assert last is not None
         raise last
+
+    async def _delete_refusal(self, change: Change) -> str:
+        """Why ``change``'s spec may no longer be deleted ("" if it may), from a fresh read."""
+        record = await self.client.get_spec(change.spec_id or "")
+        moved: list[str] = []
+        marker = marker_of(record)
+        if marker != self.plan.marker:
+            now = f"is now {marker!r}" if marker else "was removed"
+            moved.append(f"its ownership marker {now}")
+        if record.get("name") != change.name:
+            moved.append(f"it was renamed to {record.get('name')!r}")
+        elif not moved and live_digest(record) != change.live_digest:
+            moved.append("it changed since the plan was made")
+        planned = change.cascade or Cascade()
+        now_cascade = await self.client.cascade(change.spec_id or "")
+        if now_cascade.grew_from(planned):
+            moved.append(
+                f"it would now also delete {now_cascade.describe()} "
+                f"(the plan showed {planned.describe()})"
+            )
+        return "; ".join(moved)
 
     async def _verify(self, outcomes: Sequence[Outcome]) -> list[str]:
         """Re-fetch every touched spec and report what does not hold; never writes again.
@@ -462,7 +504,7 @@ class Applier:
         by_id = {str(r["id"]): r for r in live}
         problems: list[str] = []
         for outcome in outcomes:
-            if outcome.status == "failed":
+            if outcome.status in ("failed", "blocked"):
                 continue
             name = outcome.change.name
             record = by_id.get(outcome.spec_id or "")

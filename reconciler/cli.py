@@ -28,6 +28,7 @@ from reconciler.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     ApplyFailedError,
+    GuardError,
     IonworksApplyError,
     ManifestError,
     UsageError,
@@ -307,7 +308,7 @@ class _LineReporter:
 
     def done(self, outcome: Outcome) -> None:
         text = f"  {outcome.status:8} {outcome.change.kind:7} {outcome.change.name}"
-        if outcome.status == "failed" or outcome.restored:
+        if outcome.status in ("failed", "blocked") or outcome.restored:
             text += f": {outcome.message}"
         click.echo(text)
 
@@ -324,7 +325,7 @@ class _BarReporter(_LineReporter):
         self.bar.__enter__()
 
     def done(self, outcome: Outcome) -> None:
-        if outcome.status == "failed" or outcome.restored:
+        if outcome.status in ("failed", "blocked") or outcome.restored:
             click.echo(
                 f"\n  {outcome.status} {outcome.change.kind} {outcome.change.name}: "
                 f"{outcome.message}",
@@ -392,12 +393,20 @@ def apply(
     failed = [r for r in results if not r.ok]
     for result in results:
         counts = result.counts()
+        blocked = f", {counts['blocked']} blocked" if counts["blocked"] else ""
         click.echo(
             f"Apply complete: {counts['applied']} applied, {counts['already']} already done, "
-            f"{counts['failed']} failed, {counts['skipped']} skipped."
+            f"{counts['failed']} failed, {counts['skipped']} skipped{blocked}."
         )
         for problem in result.not_converged:
             click.echo(f"  not converged: {problem}", err=True)
+    refused = [o for r in results for o in r.blocked]
+    if refused:
+        raise GuardError(
+            f"{len(refused)} delete(s) refused by the re-check just before deleting; "
+            "the other changes were applied",
+            blocked=[f'DELETE "{o.change.name}" blocked: {o.message}' for o in refused],
+        )
     if failed:
         raise ApplyFailedError(
             "some changes did not apply or could not be verified (see above). "

@@ -16,13 +16,13 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from reconciler.errors import Location, ManifestError, Problem
+from reconciler.ownership import marker_for
 from reconciler.schema import TOP_LEVEL_FIELDS, validation_issues
 from reconciler.schema_checks import ignore_field_problem
 from reconciler.yaml_source import parse_documents
 from reconciler.yaml_text import display_path, read_text
 
 CONFIG_FILENAME = "ionworks-apply.yaml"
-MARKER_PREFIX = "ionworks-apply/"
 _OWNER = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -94,7 +94,7 @@ class ProjectConfig(BaseModel):
     @property
     def marker(self) -> str:
         """The ``properties.managed_by`` value of specs this directory owns."""
-        return f"{MARKER_PREFIX}{self.owner}"
+        return marker_for(self.owner)
 
 
 def read_config(root: Path) -> tuple[ProjectConfig | None, list[Problem]]:

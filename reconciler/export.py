@@ -21,7 +21,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from reconciler import normalise, units
 from reconciler.errors import UsageError
-from reconciler.planner import marker_of
+from reconciler.ownership import MARKER_PATH, marker_of
 
 SCHEMA_LINE = "# yaml-language-server: $schema=./cellspec.schema.json\n"
 MAX_STEM = 80
@@ -49,7 +49,7 @@ def select(
 
 def manifest_text(record: Mapping[str, Any]) -> str:
     """The YAML manifest of one live spec."""
-    body = normalise.without_paths(normalise.live_body(record), [normalise.MARKER_PATH])
+    body = normalise.without_paths(normalise.live_body(record), [MARKER_PATH])
     if body.get("properties") == {}:
         del body["properties"]
     document = CommentedMap((key, _yaml_value(body[key])) for key in body)

@@ -45,10 +45,6 @@ MATERIAL_FIELDS = ("name", "manufacturer", "definition", "product_id")
 #: Fields of a live spec read besides its manifest-shaped body (matching, staleness).
 IDENTITY_FIELDS = ("id", "name", "project_id", "updated_at")
 
-#: Where the ownership marker lives inside a spec.
-MARKER_KEY = "managed_by"
-MARKER_PATH = ("properties", MARKER_KEY)
-
 #: Significant digits kept when numbers are compared; finer differences are float noise.
 SIGNIFICANT_DIGITS = 12
 REL_TOL = 1e-9

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from reconciler import __version__
 from reconciler.errors import PlanFileError
+from reconciler.ownership import marker_for
 
 FORMAT_VERSION = 1
 
@@ -211,6 +212,11 @@ class Plan:
             f"changes=[{counts}], unchanged={len(self.unchanged)}, "
             f"unmanaged={len(self.unmanaged)})"
         )
+
+    @property
+    def marker(self) -> str:
+        """The ownership marker of the specs this plan's directory owns."""
+        return marker_for(self.owner)
 
     def of_kind(self, *kinds: ChangeKind) -> list[Change]:
         return [c for c in self.changes if c.kind in kinds]

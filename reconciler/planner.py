@@ -19,10 +19,8 @@ from deepdiff import DeepDiff
 from reconciler import normalise
 from reconciler.errors import Location, ManifestError, Problem
 from reconciler.manifests import ManifestSet, SpecDocument
-from reconciler.normalise import MARKER_KEY, MARKER_PATH
+from reconciler.ownership import MARKER_PATH, foreign_owner, marker_of, with_marker
 from reconciler.plan import Change, FieldChange, Plan
-
-MARKER_PREFIX = "ionworks-apply/"
 
 
 @dataclass(frozen=True)
@@ -36,11 +34,6 @@ class SpecDiff:
     @property
     def empty(self) -> bool:
         return not self.fields
-
-
-def marker_of(record: Mapping[str, Any]) -> str | None:
-    value = normalise.get_path(record, MARKER_PATH)
-    return value if isinstance(value, str) else None
 
 
 def ignored_paths(spec: SpecDocument, config_ignores: Iterable[str]) -> list[tuple[str, ...]]:
@@ -108,11 +101,7 @@ def send_value(
             if kept is not None:
                 normalise.set_path(value, path, kept)
     if field == "properties":
-        properties = value.get("properties")
-        if not isinstance(properties, dict):
-            properties = {}
-        properties[MARKER_KEY] = marker
-        return properties
+        return with_marker(value.get("properties"), marker)
     return value[field]
 
 
@@ -159,11 +148,7 @@ def create_body(spec: SpecDocument, marker: str, project_id: str) -> dict[str, A
     A shallow copy: nested values are shared with the manifest, and nothing writes into them.
     """
     body = dict(spec.body)
-    properties = body.get("properties")
-    body["properties"] = {
-        **(properties if isinstance(properties, dict) else {}),
-        MARKER_KEY: marker,
-    }
+    body["properties"] = with_marker(body.get("properties"), marker)
     body["project_id"] = project_id
     return body
 
@@ -315,8 +300,8 @@ def _match(
     if old_name is not None:
         record = live_by_name[old_name]
     if record is not None:
-        owner = marker_of(record)
-        if owner and owner != marker and owner.startswith(MARKER_PREFIX):
+        owner = foreign_owner(record, marker)
+        if owner:
             return (
                 None,
                 None,

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from reconciler.normalise import MARKER_KEY
+from reconciler.ownership import MARKER_KEY
 from reconciler.plan import Cascade, Change, Plan
 
 #: Default budget, in characters, for one value on one line.
