@@ -31,6 +31,7 @@ from reconciler.errors import (
     GuardError,
     IonworksApplyError,
     ManifestError,
+    PlanFileError,
     UsageError,
 )
 
@@ -358,22 +359,28 @@ def apply(
 ) -> None:
     """Create, update and (with --prune) delete specs so Ionworks matches the manifests."""
     from reconciler.applier import ApplyResult
-    from reconciler.guards import GuardOptions, lift
-    from reconciler.plan import load_plans
+    from reconciler.guards import GuardOptions
     from reconciler.render import render
 
     options = GuardOptions(allow_cascade=allow_cascade, allow_empty=allow_empty)
+    if report:
+        _check_report_path(Path(report))
     if len(targets) == 1 and Path(targets[0]).is_file():
         if prune:
             raise UsageError("--prune does not apply to a saved plan: make a new plan with --prune")
-        plans = [lift(p, options) for p in load_plans(Path(targets[0]))]
-        _check_plan_target(state, plans)
+        plans, already = _replan_saved(state, Path(targets[0]), options)
     else:
         plans = _make_plans(state, targets, prune=prune, options=options)
+        already = [[] for _ in plans]
     click.echo(render(plans, "text", color=state.color).rstrip("\n"))
     if not any(p.has_changes for p in plans):
-        if report:
-            _write_report(Path(report), [ApplyResult(p) for p in plans])
+        results = [ApplyResult(p, outcomes=done) for p, done in zip(plans, already, strict=True)]
+        if any(already):
+            _summarise(results)
+            click.echo("This plan was already applied; nothing was written.")
+        unwritten = _write_report(Path(report), results) if report else None
+        if unwritten:
+            raise ApplyFailedError(unwritten)
         return
     interactive = sys.stdin.isatty()
     if not yes:
@@ -387,10 +394,28 @@ def apply(
             click.echo("Apply cancelled; nothing was written.")
             sys.exit(EXIT_ERROR)
     confirm = _confirm_cascade if interactive and not allow_cascade else None
-    results = _apply_plans(state, plans, confirm)
-    if report:
-        _write_report(Path(report), results)
-    failed = [r for r in results if not r.ok]
+    results = _apply_plans(state, plans, confirm, already)
+    _summarise(results)
+    unwritten = _write_report(Path(report), results) if report else None
+    refused = [o for r in results for o in r.blocked]
+    if refused:
+        raise GuardError(
+            f"{len(refused)} delete(s) refused by the re-check just before deleting; "
+            "the other changes were applied",
+            blocked=[f'DELETE "{o.change.name}" blocked: {o.message}' for o in refused]
+            + ([unwritten] if unwritten else []),
+        )
+    if any(not r.ok for r in results):
+        raise ApplyFailedError(
+            "some changes did not apply or could not be verified (see above). "
+            "Fix the cause and run apply again: it converges."
+            + (f" Also: {unwritten}" if unwritten else "")
+        )
+    if unwritten:
+        raise ApplyFailedError(unwritten)
+
+
+def _summarise(results: Sequence[ApplyResult]) -> None:
     for result in results:
         counts = result.counts()
         blocked = f", {counts['blocked']} blocked" if counts["blocked"] else ""
@@ -400,18 +425,58 @@ def apply(
         )
         for problem in result.not_converged:
             click.echo(f"  not converged: {problem}", err=True)
-    refused = [o for r in results for o in r.blocked]
-    if refused:
-        raise GuardError(
-            f"{len(refused)} delete(s) refused by the re-check just before deleting; "
-            "the other changes were applied",
-            blocked=[f'DELETE "{o.change.name}" blocked: {o.message}' for o in refused],
-        )
-    if failed:
-        raise ApplyFailedError(
-            "some changes did not apply or could not be verified (see above). "
-            "Fix the cause and run apply again: it converges."
-        )
+
+
+def _replan_saved(
+    state: Context, path: Path, options: GuardOptions
+) -> tuple[list[Plan], list[list[Outcome]]]:
+    """A saved plan's changes as a fresh plan of its directories gives them, or StalePlanError.
+
+    The file is never executed as written (see ``reconciler.reviewed``): every directory is
+    planned again with the prune the plan was made with and the guard options given now.
+    """
+    from reconciler.api import IonworksClient
+    from reconciler.applier import Outcome
+    from reconciler.errors import StalePlanError
+    from reconciler.plan import load_plans
+    from reconciler.reviewed import check_reviewed
+    from reconciler.runner import load_targets, make_plan
+
+    saved = load_plans(path)
+    _check_plan_target(state, saved)
+    settings = state.settings()
+    for plan in saved:
+        if not Path(plan.manifests_dir).is_dir():
+            raise PlanFileError(
+                f"the plan was made from the manifests in {plan.manifests_dir}, which is not "
+                "here: apply a saved plan from where it was made"
+            )
+    targets = load_targets([Path(p.manifests_dir) for p in saved], settings.project_id)
+
+    async def go() -> list[Plan]:
+        async with IonworksClient(settings) as client:
+            fresh = [
+                make_plan(
+                    client,
+                    target,
+                    api_url=settings.base_url,
+                    prune=plan.prune,
+                    options=options,
+                    use_config_prune=False,
+                )
+                for plan, target in zip(saved, targets, strict=True)
+            ]
+            return list(await asyncio.gather(*fresh))
+
+    checked = [check_reviewed(s, f) for s, f in zip(saved, _run(go()), strict=True)]
+    reasons = [reason for c in checked for reason in c.reasons]
+    if reasons:
+        raise StalePlanError(reasons)
+    already = [
+        [Outcome(change, "already", "already applied", change.spec_id) for change in c.already]
+        for c in checked
+    ]
+    return [c.plan for c in checked], already
 
 
 def _confirm_cascade(change: Change) -> bool:
@@ -432,7 +497,10 @@ def _check_plan_target(state: Context, plans: Sequence[Plan]) -> None:
 
 
 def _apply_plans(
-    state: Context, plans: Sequence[Plan], confirm: Callable[[Change], bool] | None
+    state: Context,
+    plans: Sequence[Plan],
+    confirm: Callable[[Change], bool] | None,
+    already: Sequence[Sequence[Outcome]],
 ) -> list[ApplyResult]:
     from reconciler.api import IonworksClient
     from reconciler.applier import Applier, check_fresh, check_guards
@@ -447,10 +515,10 @@ def _apply_plans(
 
     async def go() -> list[ApplyResult]:
         async with IonworksClient(settings) as client:
-            already = [await check_fresh(client, p) for p in plans]
             results = []
-            for saved, done in zip(plans, already, strict=True):
-                results.append(await Applier(client, saved, reporter).run(done))
+            for plan, done in zip(plans, already, strict=True):
+                fresh = await check_fresh(client, plan)
+                results.append(await Applier(client, plan, reporter).run([*done, *fresh]))
             return results
 
     try:
@@ -462,9 +530,31 @@ def _apply_plans(
     return results
 
 
-def _write_report(path: Path, results: Sequence[ApplyResult]) -> None:
+def _check_report_path(path: Path) -> None:
+    """Refuse a report that could not be written, before anything is: after the writes it is
+    too late to say so."""
+    parent = path.parent if str(path.parent) else Path(".")
+    problem = None
+    if path.is_dir():
+        problem = "it is a directory"
+    elif not parent.is_dir():
+        problem = f"{parent} is not a directory"
+    elif not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        problem = "it is not writable"
+    if problem:
+        raise UsageError(f"cannot write the report to {path}: {problem}; nothing was applied")
+
+
+def _write_report(path: Path, results: Sequence[ApplyResult]) -> str | None:
+    """Write the apply report; what went wrong if it could not be (after the writes, a failure
+    is reported with the summary and a non-zero exit, never as an internal error)."""
     document = {"tool_version": __version__, "results": [r.data for r in results]}
-    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        return f"the report could not be written to {path}: {exc.strerror or exc}"
+    return None
 
 
 @cli.command()

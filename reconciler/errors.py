@@ -22,7 +22,7 @@ and the CLI catches the base class once::
     │   └── UnexpectedResponseError    -       not the JSON the API speaks (proxy page, truncated)
     └── SafetyError                    exit 3  a guard refused before anything was written
         ├── GuardError                         deletes blocked (prune, protect, thresholds, cascade)
-        └── StalePlanError                     live state moved since the plan was made
+        └── StalePlanError                     the plan no longer matches manifests or live state
 
 Anything else escaping to the CLI is a bug: exit 4 with a hint to report it. Ctrl-C exits 130.
 """
@@ -215,12 +215,13 @@ class GuardError(SafetyError):
 
 
 class StalePlanError(SafetyError):
-    """The live state changed since the plan was made; ``reasons`` names each spec and change."""
+    """The plan no longer matches the manifests, the config or the live state (or the file was
+    edited); ``reasons`` names each spec and what differs."""
 
     def __init__(self, reasons: Sequence[str]) -> None:
         super().__init__(
-            "the plan is stale: live state changed since it was made; nothing was written. "
-            "Run `ionworks-apply plan` again and review the new plan."
+            "the plan is stale: it no longer matches the manifests, the config or Ionworks; "
+            "nothing was written. Run `ionworks-apply plan` again and review the new plan."
         )
         self.reasons = list(reasons)
 

@@ -108,20 +108,3 @@ def _shared_blocks(
             )
         )
     return blocks
-
-
-def lift(plan: Plan, options: GuardOptions) -> Plan:
-    """A saved plan's blocks minus those the apply-time opt-ins allow.
-
-    Applying a saved plan must not re-decide what was reviewed, only let the flags given now
-    unblock what they name (``--allow-cascade``, ``--allow-empty``).
-    """
-    lifted = {
-        guard
-        for guard, allowed in (("cascade", options.allow_cascade), ("empty", options.allow_empty))
-        if allowed
-    }
-    changes = tuple(
-        replace(c, blocks=tuple(b for b in c.blocks if b.guard not in lifted)) for c in plan.changes
-    )
-    return replace(plan, changes=changes)

@@ -311,7 +311,7 @@ def digest(value: Any) -> str:
 
 def digest_comparable(tree: Any) -> str:
     """``digest`` of a value whose comparable form ``tree`` is already at hand."""
-    return hashlib.sha256(_json(tree).encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(canonical_json(tree).encode("utf-8")).hexdigest()[:16]
 
 
 class ListDigest:
@@ -322,7 +322,9 @@ class ListDigest:
         self._empty = True
 
     def add(self, tree: Any) -> None:
-        self._hasher.update(("" if self._empty else ",").encode() + _json(tree).encode("utf-8"))
+        self._hasher.update(
+            ("" if self._empty else ",").encode() + canonical_json(tree).encode("utf-8")
+        )
         self._empty = False
 
     def hexdigest(self) -> str:
@@ -331,5 +333,6 @@ class ListDigest:
         return hasher.hexdigest()[:16]
 
 
-def _json(tree: Any) -> str:
-    return json.dumps(tree, sort_keys=True, separators=(",", ":"), default=str)
+def canonical_json(value: Any) -> str:
+    """Compact JSON with sorted keys: equal text means equal data, exactly (no physics)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)

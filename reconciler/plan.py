@@ -8,16 +8,21 @@ contract for CI (``FORMAT_VERSION``).
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
+
+import pydantic_core
+from pydantic import Field, TypeAdapter, ValidationError
 
 from reconciler import __version__
 from reconciler.errors import PlanFileError
 from reconciler.ownership import marker_for
 
 FORMAT_VERSION = 1
+T = TypeVar("T")
 
 ChangeKind = Literal["create", "rename", "adopt", "update", "delete", "orphan"]
 
@@ -131,7 +136,8 @@ class Change:
     live_digest: str | None = None
     live_updated_at: str | None = None
     cascade: Cascade | None = None
-    blocks: tuple[Block, ...] = ()
+    #: Saved as ``blocked_by``, the name the JSON contract has always used.
+    blocks: Annotated[tuple[Block, ...], Field(validation_alias="blocked_by")] = ()
 
     @property
     def writes(self) -> bool:
@@ -160,29 +166,6 @@ class Change:
             "blocked_by": [b.data for b in self.blocks],
         }
 
-    @classmethod
-    def from_data(cls, data: dict[str, Any]) -> Change:
-        cascade = data.get("cascade")
-        return cls(
-            kind=data["kind"],
-            name=data["name"],
-            spec_id=data.get("spec_id"),
-            previous_name=data.get("previous_name"),
-            source=data.get("source"),
-            fields=tuple(data.get("fields", ())),
-            owned=tuple(data.get("owned", ())),
-            details=tuple(
-                FieldChange(d["path"], d.get("before"), d.get("after"))
-                for d in data.get("details", ())
-            ),
-            body=dict(data.get("body") or {}),
-            desired_digest=data.get("desired_digest"),
-            live_digest=data.get("live_digest"),
-            live_updated_at=data.get("live_updated_at"),
-            cascade=Cascade(**cascade) if cascade else None,
-            blocks=tuple(Block(**b) for b in data.get("blocked_by", ())),
-        )
-
 
 @dataclass(frozen=True, repr=False)
 class Plan:
@@ -199,6 +182,8 @@ class Plan:
     managed_count: int = 0
     desired_digest: str = ""
     tool_version: str = __version__
+    #: Ids of every spec listed when the plan was made; not saved (a file's word is not needed).
+    live_ids: frozenset[str] = field(default=frozenset(), compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "changes", tuple(sorted(self.changes, key=lambda c: c.sort_key)))
@@ -273,19 +258,22 @@ class Plan:
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Plan:
-        return cls(
-            project_id=data["project_id"],
-            owner=data["owner"],
-            api_url=data["api_url"],
-            manifests_dir=data["manifests_dir"],
-            prune=bool(data["prune"]),
-            changes=tuple(Change.from_data(c) for c in data["changes"]),
-            unchanged=tuple(data.get("unchanged", ())),
-            unmanaged=tuple(data.get("unmanaged", ())),
-            managed_count=int(data.get("managed_count", 0)),
-            desired_digest=data.get("desired_digest", ""),
-            tool_version=data.get("tool_version", ""),
-        )
+        """The plan of one ``data`` entry, validated strictly; ValueError if malformed."""
+        plan: Plan = _adapter(Plan).validate_json(json.dumps(data), strict=True)
+        return plan
+
+
+@functools.cache
+def _adapter(kind: type[T]) -> TypeAdapter[T]:
+    """Pydantic validation derived from the dataclasses themselves (built on first use)."""
+    return TypeAdapter(kind)
+
+
+@dataclass(frozen=True)
+class _PlanFile:
+    """What a plan file must hold once its envelope was checked."""
+
+    plans: tuple[Plan, ...]
 
 
 def plans_document(plans: list[Plan]) -> dict[str, Any]:
@@ -307,14 +295,27 @@ def save_plans(plans: list[Plan], path: Path) -> None:
         raise PlanFileError(f"cannot write plan file {path}: {exc.strerror}") from exc
 
 
+#: A plan file larger than this is not one we wrote (10,000 changes take about 30 MB).
+MAX_PLAN_FILE_BYTES = 256 * 1024 * 1024
+
+
 def load_plans(path: Path) -> list[Plan]:
-    """Read a plan file written by ``plan --out``; refuse other formats and other tool versions."""
+    """Read a plan file written by ``plan --out``, validating every field strictly.
+
+    The file is untrusted input: anything unreadable, from another format or version, or
+    malformed (a null, a wrong type, a missing field, absurd nesting) is one PlanFileError.
+    Well-formed is not trusted either: apply checks each change against a fresh plan.
+    """
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_PLAN_FILE_BYTES:
+            raise PlanFileError(f"{path} is larger than any plan file ionworks-apply writes")
+        text = path.read_bytes()
     except OSError as exc:
         raise PlanFileError(f"cannot read plan file {path}: {exc.strerror}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PlanFileError(f"{path} is not a plan file written by `plan --out` ({exc})") from exc
+    try:
+        document = pydantic_core.from_json(text)
+    except ValueError as exc:
+        raise PlanFileError(f"{path} is not a plan file written by `plan --out` ({exc})") from None
     if not isinstance(document, dict) or document.get("tool") != "ionworks-apply":
         raise PlanFileError(f"{path} is not a plan file written by `ionworks-apply plan --out`")
     if document.get("format_version") != FORMAT_VERSION:
@@ -328,6 +329,14 @@ def load_plans(path: Path) -> list[Plan]:
             f"{__version__}. Make a new plan with this version so it is applied as reviewed."
         )
     try:
-        return [Plan.from_data(p) for p in document["plans"]]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PlanFileError(f"{path} is damaged: missing or malformed {exc}") from exc
+        saved: _PlanFile = _adapter(_PlanFile).validate_json(text, strict=True)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(document)"
+        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        raise PlanFileError(
+            f"{path} is damaged or was edited: {where}: {first['msg']}{more}"
+        ) from None
+    if not saved.plans:
+        raise PlanFileError(f"{path} holds no plans: make a new plan with `plan --out`")
+    return list(saved.plans)

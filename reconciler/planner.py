@@ -265,6 +265,7 @@ def build_plan(
         unmanaged=tuple(unmanaged),
         managed_count=len(managed),
         desired_digest=set_digest.hexdigest(),
+        live_ids=frozenset(str(r["id"]) for r in live_records),
     )
 
 

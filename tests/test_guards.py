@@ -75,6 +75,3 @@ def test_cascade_guard_flag_config_and_lift() -> None:
         plan, ProjectConfig(allow_cascade=True), guards.GuardOptions(), desired_count=4
     )
     assert guard_names(by_flag) == guard_names(by_config) == {"Cell 0": []}
-    lifted = guards.lift(blocked, guards.GuardOptions(allow_cascade=True))
-    assert guard_names(lifted) == {"Cell 0": []}
-    assert guard_names(guards.lift(blocked, guards.GuardOptions())) == {"Cell 0": ["cascade"]}

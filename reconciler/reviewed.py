@@ -1,0 +1,130 @@
+"""A reviewed plan against a fresh one: what apply writes is what was reviewed, or nothing.
+
+A saved plan file is input, not authority: anyone can edit it (a delete where an orphan was, a
+removed block, another body, another project). So apply never executes a file's changes. It
+plans the same directory again, from the manifests, the config and the live state, and keeps
+the fresh changes that are identical to the reviewed ones; the guards are those of the fresh
+plan. Any difference refuses the whole plan before the first write. A reviewed change the live
+state already shows done (a plan applied twice) is reported as already applied, not as a
+difference.
+
+Pure functions over two Plans; the engine fetches and plans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from reconciler.normalise import canonical_json
+from reconciler.plan import Cascade, Change, Plan
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """The outcome of checking a reviewed plan against a fresh plan of the same directory."""
+
+    #: The fresh plan reduced to the reviewed changes (with the fresh plan's guards).
+    plan: Plan
+    #: Reviewed changes that the live state already shows done.
+    already: tuple[Change, ...]
+    #: Every difference; any one refuses the whole plan.
+    reasons: tuple[str, ...]
+
+
+def check_reviewed(reviewed: Plan, fresh: Plan) -> Reviewed:
+    """Match every writing change of ``reviewed`` to an identical change of ``fresh``."""
+    reasons: list[str] = []
+    if reviewed.project_id != fresh.project_id:
+        reasons.append(
+            f"the plan is for project {reviewed.project_id}, but {fresh.manifests_dir} now "
+            f"reconciles project {fresh.project_id}"
+        )
+    if reviewed.owner != fresh.owner:
+        reasons.append(
+            f"the plan was made for owner '{reviewed.owner}', but the config of "
+            f"{fresh.manifests_dir} now says '{fresh.owner}'"
+        )
+    fresh_by_name = {c.name: c for c in fresh.changes}
+    unchanged = set(fresh.unchanged)
+    matched: list[Change] = []
+    already: list[Change] = []
+    seen: set[str] = set()
+    for change in reviewed.writes:
+        seen.add(change.name)
+        counterpart = fresh_by_name.get(change.name)
+        if counterpart is None:
+            if _done(change, unchanged, fresh):
+                already.append(change)
+            else:
+                reasons.append(
+                    f"'{change.name}': the plan says {change.kind}, but a fresh plan has "
+                    "nothing to do for it"
+                )
+            continue
+        difference = _difference(change, counterpart, reviewed)
+        if difference:
+            reasons.append(difference)
+        else:
+            matched.append(counterpart)
+    reasons.extend(
+        f"'{c.name}': a fresh plan also has a {c.kind} that the plan does not hold"
+        for c in fresh.writes
+        if c.name not in seen
+    )
+    kept = {id(c) for c in matched}
+    plan = replace(fresh, changes=tuple(c for c in fresh.changes if id(c) in kept or not c.writes))
+    return Reviewed(plan, tuple(already), tuple(reasons))
+
+
+def _done(change: Change, unchanged: set[str], fresh: Plan) -> bool:
+    """Whether the live state shows ``change`` done: the spec is as desired, or deleted."""
+    if change.kind == "delete":
+        return change.spec_id not in fresh.live_ids
+    return change.name in unchanged
+
+
+def _difference(change: Change, fresh: Change, reviewed: Plan) -> str:
+    """Why a reviewed change and its fresh counterpart differ ("" when they are identical)."""
+    name = change.name
+    if change.kind != fresh.kind:
+        return _kind_difference(change, fresh, reviewed)
+    if change.spec_id != fresh.spec_id:
+        return f"'{name}' is another spec in Ionworks now (id {change.spec_id} -> {fresh.spec_id})"
+    if change.live_digest != fresh.live_digest:
+        return (
+            f"'{name}' changed since the plan was made (updated_at {change.live_updated_at} "
+            f"-> {fresh.live_updated_at})"
+        )
+    if change.previous_name != fresh.previous_name:
+        return f"'{name}': the plan renames it from '{change.previous_name}', a fresh plan does not"
+    if canonical_json(change.body) != canonical_json(fresh.body):
+        fields = sorted(
+            key
+            for key in {*change.body, *fresh.body}
+            if canonical_json(change.body.get(key)) != canonical_json(fresh.body.get(key))
+        )
+        return (
+            f"'{name}': the {change.kind} in the plan differs from what the manifests give "
+            f"({', '.join(fields)}): the plan file was edited or the manifests changed since"
+        )
+    if change.desired_digest != fresh.desired_digest:
+        return f"'{name}': its manifest changed since the plan was made"
+    if fresh.kind == "delete":
+        now, planned = fresh.cascade or Cascade(), change.cascade or Cascade()
+        if now.grew_from(planned):
+            return (
+                f"'{name}': its cascade grew to {now.describe()} (the plan showed "
+                f"{planned.describe() if change.cascade else 'no count'})"
+            )
+    return ""
+
+
+def _kind_difference(change: Change, fresh: Change, reviewed: Plan) -> str:
+    name = change.name
+    if change.kind == "create":
+        return f"'{name}' now exists in Ionworks (created since the plan)"
+    if fresh.kind == "create":
+        return f"'{name}' was deleted since the plan was made"
+    if change.kind == "delete" and fresh.kind == "orphan" and not reviewed.prune:
+        return f"'{name}': the plan deletes it, but it was made without prune (an orphan)"
+    return f"'{name}': the plan says {change.kind}, a fresh plan says {fresh.kind}"
