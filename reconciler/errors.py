@@ -8,6 +8,7 @@ and the CLI catches the base class once::
     ├── ConfigError                    exit 1  credentials, settings, ionworks-apply.yaml
     ├── ManifestError                  exit 1  one or more manifest problems (file:line:col each)
     ├── PlanFileError                  exit 1  a saved plan that cannot be read or used
+    ├── LiveStateError                 exit 1  live specs that cannot be planned from safely
     ├── ApplyFailedError               exit 1  some changes failed; the others were applied
     ├── ApiError                       exit 1  the Ionworks API said no, or could not be reached
     │   ├── AuthenticationError        401     key or token missing, wrong or expired
@@ -108,6 +109,10 @@ class ManifestError(IonworksApplyError):
 
 class PlanFileError(IonworksApplyError):
     """A saved plan file that is unreadable, from another version, or for another target."""
+
+
+class LiveStateError(IonworksApplyError):
+    """The live specs are not a state we can plan from safely (e.g. one name listed twice)."""
 
 
 class ApplyFailedError(IonworksApplyError):

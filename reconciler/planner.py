@@ -10,6 +10,7 @@ are carried over into every body we send so that no write drops them.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from deepdiff import DeepDiff
 
 from reconciler import normalise
-from reconciler.errors import Location, ManifestError, Problem
+from reconciler.errors import LiveStateError, Location, ManifestError, Problem
 from reconciler.manifests import ManifestSet, SpecDocument
 from reconciler.ownership import MARKER_PATH, foreign_owner, marker_of, with_marker
 from reconciler.plan import Change, FieldChange, Plan
@@ -38,7 +39,29 @@ class SpecDiff:
 
 def ignored_paths(spec: SpecDocument, config_ignores: Iterable[str]) -> list[tuple[str, ...]]:
     paths = [normalise.split_path(p) for p in (*config_ignores, *spec.lifecycle.ignore_fields)]
-    return [p for p in paths if p]
+    return whole_quantities([p for p in paths if p], spec.body)
+
+
+def whole_quantities(
+    paths: Sequence[tuple[str, ...]], *bodies: Mapping[str, Any]
+) -> list[tuple[str, ...]]:
+    """Ignored paths that reach inside a Quantity, widened to the whole Quantity.
+
+    A Quantity is one value: ignoring its ``value`` but not its ``unit`` (or the reverse) would
+    carry the live number over into the desired unit (3000 mA*h becoming 3000 A*h).
+    """
+    widened: list[tuple[str, ...]] = []
+    for path in paths:
+        for end in range(1, len(path)):
+            if any(_quantity_like(normalise.get_path(body, path[:end])) for body in bodies):
+                path = path[:end]
+                break
+        widened.append(path)
+    return widened
+
+
+def _quantity_like(value: Any) -> bool:
+    return isinstance(value, Mapping) and set(value) == {"value", "unit"}
 
 
 def diff_spec(
@@ -90,16 +113,20 @@ def send_value(
     marker: str,
     ignores: Sequence[tuple[str, ...]],
 ) -> Any:
-    """The full desired value of a top-level field, with the marker and ignored live values kept."""
+    """The full desired value of a top-level field, with the marker and ignored live values kept.
+
+    An ignored path's live value, when it has one, replaces the manifest's in every body sent,
+    whatever its depth (ignoring ``properties`` whole keeps every live property).
+    """
     declared = field in spec.body
     value = normalise.without_paths(
         {field: spec.body.get(field) if declared else live.get(field)}, []
     )
     for path in ignores:
-        if path[0] == field and len(path) > 1:
+        if path[0] == field:
             kept = normalise.get_path(live, path)
             if kept is not None:
-                normalise.set_path(value, path, kept)
+                normalise.set_path(value, path, copy.deepcopy(kept))
     if field == "properties":
         return with_marker(value.get("properties"), marker)
     return value[field]
@@ -169,7 +196,8 @@ def build_plan(
     """
     config = manifests.config
     marker = config.marker
-    live_by_name = {str(r["name"]): r for r in live_records}
+    live_records = [r for r in live_records if r.get("project_id") in (None, project_id)]
+    live_by_name = _by_name(live_records, project_id)
     claimed: set[str] = set()
     changes: list[Change] = []
     unchanged: list[str] = []
@@ -201,6 +229,13 @@ def build_plan(
             )
             continue
         claimed.add(str(record["name"]))
+        if ignores:
+            widened = whole_quantities(ignores, normalise.live_body(record))
+            if widened != ignores:
+                ignores = widened
+                desired = normalise.comparable_without(
+                    spec.body, [MARKER_PATH, *ignores], canonical=canonical
+                )
         diff = diff_spec(
             spec, record, marker=marker, ignores=ignores, compare_name=False, desired=desired
         )
@@ -267,6 +302,30 @@ def build_plan(
         desired_digest=set_digest.hexdigest(),
         live_ids=frozenset(str(r["id"]) for r in live_records),
     )
+
+
+def _by_name(
+    live_records: Sequence[Mapping[str, Any]], project_id: str
+) -> dict[str, Mapping[str, Any]]:
+    """Live specs by name; two with one name mean a listing we cannot plan from.
+
+    Spec names are unique per project, so a repeated name is a server (or paging) fault; matching
+    either one would silently ignore, adopt or delete the wrong spec.
+    """
+    by_name: dict[str, Mapping[str, Any]] = {}
+    repeated: list[str] = []
+    for record in live_records:
+        name = str(record["name"])
+        first = by_name.setdefault(name, record)
+        if first is not record:
+            repeated.append(f"'{name}' (ids {first['id']} and {record['id']})")
+    if repeated:
+        raise LiveStateError(
+            f"the Ionworks API listed several specs under one name in project {project_id}: "
+            f"{', '.join(repeated)}; names are unique per project, so nothing was planned. "
+            "Rename or delete the duplicates in Ionworks, or report the listing to Ionworks"
+        )
+    return by_name
 
 
 def _match(

@@ -232,6 +232,13 @@ def ignore_field_problem(field: str, fields: Sequence[str]) -> str | None:
     usable = [f for f in fields if f not in ("name", "lifecycle")]
     if head not in usable:
         return f"{field!r} does not start with a spec field{suggest(head, usable)}"
+    parts = field.split(".")
+    if head == "ratings" and len(parts) > 2:
+        whole = ".".join(parts[:2])
+        return (
+            f"{whole} is a Quantity, one value with its unit: ignore it whole ({whole}), "
+            "not its value or unit alone"
+        )
     return None
 
 
