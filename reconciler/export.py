@@ -20,11 +20,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from reconciler import normalise, units
+from reconciler.config import CONFIG_FILENAME
 from reconciler.errors import UsageError
 from reconciler.ownership import MARKER_PATH, marker_of
 
 SCHEMA_LINE = "# yaml-language-server: $schema=./cellspec.schema.json\n"
 MAX_STEM = 80
+#: File stems a spec can never be exported to: the project config lives there.
+RESERVED_STEMS = frozenset({Path(CONFIG_FILENAME).stem})
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ def file_stem(name: str) -> str:
     """A portable file name for a spec name: ASCII, lower case, dashes, bounded length."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     stem = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:MAX_STEM].strip("-")
+    if stem in RESERVED_STEMS:
+        return f"{stem}-spec"
     return stem or "spec"
 
 

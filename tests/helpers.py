@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,3 +134,36 @@ class Api:
 
     def set_faults(self, **settings: Any) -> None:
         self.http.put("/_sandbox/faults", json=settings).raise_for_status()
+
+
+@contextmanager
+def on_first_create(server: SandboxServer, action: Callable[[Api], None]) -> Iterator[None]:
+    """Run ``action`` (on its own client) as soon as the first spec POST reaches the sandbox."""
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def watch() -> None:
+        api = Api(server)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not done.is_set():
+                if any(
+                    r["method"] == "POST" and r["path"] == "/cell_specifications"
+                    for r in api.journal()
+                ):
+                    action(api)
+                    return
+                time.sleep(0.01)
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            failure.append(exc)
+        finally:
+            api.close()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=30)
+    assert not failure, failure

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Api, env_for, spec_doc, write_manifests
+from helpers import Api, env_for, on_first_create, spec_doc, write_manifests
 
 from reconciler.sandbox.server import SandboxServer
 
@@ -293,3 +293,43 @@ def test_orphans_are_reported_as_skipped(
     statuses = {c["name"]: (c["kind"], c["status"]) for c in project["changes"]}
     assert statuses == {"Keep": ("update", "applied"), "Gone": ("orphan", "skipped")}
     assert sorted(s["name"] for s in api.specs()) == ["Gone", "Keep"]
+
+
+def test_an_unwritable_report_path_is_refused_before_any_write(
+    run_cli: Cli, sandbox_env: dict[str, str], tmp_path: Path, api: Api
+) -> None:
+    manifests = write_manifests(tmp_path / "m", spec_doc("A"))
+    api.clear_journal()
+    result = run_cli(
+        "apply",
+        str(manifests),
+        "--yes",
+        "--report",
+        str(tmp_path / "no" / "r.json"),
+        env=sandbox_env,
+    )
+    assert result.code == 1, result.output
+    assert "cannot write the report" in result.err
+    assert api_writes(api) == []
+
+
+def test_a_report_that_fails_after_the_writes_is_reported_with_the_summary(
+    run_cli: Cli, sandbox_factory: Callable[..., SandboxServer], tmp_path: Path
+) -> None:
+    server = sandbox_factory(latency_ms=100)
+    manifests = write_manifests(tmp_path / "m", *(spec_doc(f"C{i}") for i in range(4)))
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    with on_first_create(server, lambda _api: reports.rmdir()):
+        result = run_cli(
+            "apply",
+            str(manifests),
+            "--yes",
+            "--report",
+            str(reports / "r.json"),
+            env=env_for(server),
+        )
+    assert result.code == 1, result.output
+    assert "Apply complete: 4 applied" in result.out
+    assert "the report could not be written" in result.err
+    assert "Internal error" not in result.output

@@ -9,53 +9,17 @@ database that the spec and its data survived, while the other changes landed.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Api, CliResult, env_for, spec_doc, write_manifests
+from helpers import Api, CliResult, env_for, on_first_create, spec_doc, write_manifests
 
 from reconciler.sandbox.server import SandboxServer
 
 Cli = Callable[..., CliResult]
 CREATES = 12
-
-
-@contextmanager
-def on_first_create(server: SandboxServer, action: Callable[[Api], None]) -> Iterator[None]:
-    """Run ``action`` (on its own client) as soon as the first spec POST reaches the sandbox."""
-    done = threading.Event()
-    failure: list[BaseException] = []
-
-    def watch() -> None:
-        api = Api(server)
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not done.is_set():
-                if any(
-                    r["method"] == "POST" and r["path"] == "/cell_specifications"
-                    for r in api.journal()
-                ):
-                    action(api)
-                    return
-                time.sleep(0.01)
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            failure.append(exc)
-        finally:
-            api.close()
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join(timeout=30)
-    assert not failure, failure
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from helpers import Api, spec_doc, write_manifests
 
 Cli = Callable[..., Any]
@@ -106,3 +107,18 @@ def test_export_refuses_to_overwrite_without_force(
     forced = run_cli("export", "--out", str(out), "--include-unmanaged", "--force", env=sandbox_env)
     assert forced.code == 0
     assert "Cell/One" in (out / "cell-one.yaml").read_text()
+
+
+@pytest.mark.parametrize("name", ["Ionworks Apply", "IONWORKS-APPLY", "ionworks apply!"])
+def test_export_never_writes_over_the_config(
+    run_cli: Cli, sandbox_env: dict[str, str], tmp_path: Path, api: Api, name: str
+) -> None:
+    config = "owner: default\nprune: true\nprotect: ['Keep*']\nmax_deletes: 2\n"
+    out = write_manifests(tmp_path / "m", config=config)
+    api.create({**spec_doc(name), "properties": {"managed_by": "ionworks-apply/default"}})
+    result = run_cli("export", "--out", str(out), "--force", env=sandbox_env)
+    assert result.code == 0, result.output
+    assert (out / "ionworks-apply.yaml").read_text() == config
+    [written] = [p for p in out.iterdir() if p.name != "ionworks-apply.yaml"]
+    assert f"name: {name}" in written.read_text()
+    assert run_cli("validate", str(out)).code == 0
