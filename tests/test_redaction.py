@@ -149,7 +149,7 @@ def test_no_command_or_failure_reveals_the_credential(
         write_manifests(manifests, spec_doc("Keep"), spec_doc("Edited"))
         cli.run("apply", str(manifests), "--prune", "--yes", expect=3)
         cli.run("drift", str(manifests), expect=2)
-        # a 422 from the server: a hand-edited plan file the API refuses
+        # a hand-edited plan file: refused before anything is sent (it is re-derived)
         write_manifests(manifests, spec_doc("Keep"), spec_doc("Gone"), spec_doc("Fresh"))
         cli.run("plan", str(manifests), "--out", str(work / "tampered.json"))
         tampered = json.loads((work / "tampered.json").read_text())
@@ -162,9 +162,9 @@ def test_no_command_or_failure_reveals_the_credential(
             "--yes",
             "--report",
             str(work / "r422.json"),
-            expect=1,
+            expect=3,
         )
-        assert "rejected the request (422)" in rejected.output
+        assert "the plan file was edited" in rejected.output
         # 401: the secret is sent to an API that does not know it
         denied = cli.run("plan", str(manifests), url=stranger.url, expect=1)
         assert "rejected the credentials (401" in denied.err
@@ -195,7 +195,7 @@ def test_no_command_or_failure_reveals_the_credential(
     assert not leaks(secret, caplog.text + records)
     files = list(written_files(work))
     names = {p.name for p, _ in files}
-    assert {"plan.json", "plan.markdown", "plan.text", "report.json", "r422.json"} <= names
+    assert {"plan.json", "plan.markdown", "plan.text", "report.json"} <= names
     assert any(p.parent.name == "exported" for p, _ in files)
     for path, text in files:
         assert not leaks(secret, text), path
