@@ -18,13 +18,12 @@ not write again: a spec changed by someone else after our write is reported, not
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from reconciler import normalise
+from reconciler import compare, normalise
 from reconciler.api import IonworksClient
 from reconciler.errors import (
     ApiError,
@@ -38,7 +37,6 @@ from reconciler.errors import (
 )
 from reconciler.ownership import marker_of
 from reconciler.plan import Cascade, Change, Plan
-from reconciler.planner import live_digest
 
 #: Attempts per change at the applier level, each after re-reading the live state.
 MAX_ATTEMPTS = 4
@@ -179,7 +177,7 @@ async def check_fresh(client: IonworksClient, plan: Plan) -> list[Outcome]:
             else:
                 reasons.append(f"'{change.name}' was deleted since the plan was made")
             continue
-        if live_digest(record) != change.live_digest:
+        if compare.live_digest(record) != change.live_digest:
             reasons.append(
                 f"'{change.name}' changed since the plan was made (updated_at "
                 f"{change.live_updated_at} -> {record.get('updated_at')})"
@@ -200,15 +198,8 @@ async def check_fresh(client: IonworksClient, plan: Plan) -> list[Outcome]:
 
 def patch_for(body: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
     """The part of ``body`` the live record does not yet hold (empty: converged)."""
-    live = normalise.live_body(record)
-    return {
-        key: value
-        for key, value in body.items()
-        if key != "project_id"
-        and not normalise.equivalent(
-            normalise.comparable(value), normalise.comparable(live.get(key))
-        )
-    }
+    missing = compare.differing_fields(body, normalise.live_body(record))
+    return {key: body[key] for key in missing}
 
 
 def with_explicit_nulls(desired: Any, live: Any) -> Any:
@@ -239,13 +230,10 @@ def repair_body(
     Nested keys only the record has are sent as explicit nulls; other fields are never touched.
     """
     live = normalise.live_body(record)
-    keys = set(fields) - {"project_id"}
+    wanted = {key: expected.get(key) for key in sorted(fields)}
     return {
-        key: with_explicit_nulls(expected.get(key), live.get(key))
-        for key in sorted(keys)
-        if not normalise.equivalent(
-            normalise.comparable(expected.get(key)), normalise.comparable(live.get(key))
-        )
+        key: with_explicit_nulls(wanted[key], live.get(key))
+        for key in compare.differing_fields(wanted, live)
     }
 
 
@@ -364,7 +352,7 @@ class Applier:
             start = await self.client.get_spec(spec_id)
         except NotFoundError:
             start = None
-        if start is None or live_digest(start) != change.live_digest:
+        if start is None or compare.live_digest(start) != change.live_digest:
             moved = "was deleted" if start is None else "changed"
             return Outcome(
                 change,
@@ -397,9 +385,11 @@ class Applier:
         Fields the manifest does not declare belong to someone else and are never restored.
         """
         fields = set(expected if fields is None else fields)
-        seen = _fingerprint(normalise.live_body(after))
+        seen = compare.fingerprint(normalise.live_body(after))
         # The server echoing exactly what we asked for is the common case; compare it cheaply.
-        repair = {} if seen == _fingerprint(expected) else repair_body(expected, after, fields)
+        repair = (
+            {} if seen == compare.fingerprint(expected) else repair_body(expected, after, fields)
+        )
         if not repair:
             self._converged[spec_id] = seen
             return Outcome(change, "applied", done, spec_id)
@@ -413,7 +403,7 @@ class Applier:
                 f"({', '.join(left)} still differ after our update); run plan again",
                 spec_id,
             )
-        self._converged[spec_id] = _fingerprint(normalise.live_body(after))
+        self._converged[spec_id] = compare.fingerprint(normalise.live_body(after))
         restored = tuple(sorted(set(repair) - set(change.body)))
         if restored:
             done += f"; restored {', '.join(restored)}, changed by someone else meanwhile"
@@ -476,7 +466,7 @@ class Applier:
             moved.append(f"its ownership marker {now}")
         if record.get("name") != change.name:
             moved.append(f"it was renamed to {record.get('name')!r}")
-        elif not moved and live_digest(record) != change.live_digest:
+        elif not moved and compare.live_digest(record) != change.live_digest:
             moved.append("it changed since the plan was made")
         planned = change.cascade or Cascade()
         now_cascade = await self.client.cascade(change.spec_id or "")
@@ -515,7 +505,7 @@ class Applier:
             if record is None:
                 problems.append(f"'{name}' is missing after apply")
                 continue
-            if self._converged.get(outcome.spec_id or "") == _fingerprint(
+            if self._converged.get(outcome.spec_id or "") == compare.fingerprint(
                 normalise.live_body(record)
             ):
                 continue
@@ -526,13 +516,3 @@ class Applier:
                     f"({', '.join(sorted(moved))} differ); run plan again"
                 )
         return problems
-
-
-def _fingerprint(body: Mapping[str, Any]) -> str:
-    """A manifest-shaped body as canonical JSON: equal text, equal data, so no change.
-
-    Top-level fields that are null or ``{}`` are left out, as ``normalise.comparable`` treats
-    them as absent (a server may answer ``source: {}`` for a source never sent).
-    """
-    kept = {k: v for k, v in body.items() if k != "project_id" and v is not None and v != {}}
-    return json.dumps(kept, sort_keys=True)

@@ -23,6 +23,7 @@ from reconciler import normalise, units
 from reconciler.config import CONFIG_FILENAME
 from reconciler.errors import UsageError
 from reconciler.ownership import MARKER_PATH, marker_of
+from reconciler.paths import without_paths
 
 SCHEMA_LINE = "# yaml-language-server: $schema=./cellspec.schema.json\n"
 MAX_STEM = 80
@@ -52,7 +53,7 @@ def select(
 
 def manifest_text(record: Mapping[str, Any]) -> str:
     """The YAML manifest of one live spec."""
-    body = normalise.without_paths(normalise.live_body(record), [MARKER_PATH])
+    body = without_paths(normalise.live_body(record), [MARKER_PATH])
     if body.get("properties") == {}:
         del body["properties"]
     document = CommentedMap((key, _yaml_value(body[key])) for key in body)

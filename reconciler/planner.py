@@ -10,17 +10,15 @@ are carried over into every body we send so that no write drops them.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from deepdiff import DeepDiff
-
-from reconciler import normalise
+from reconciler import compare, normalise
 from reconciler.errors import LiveStateError, Location, ManifestError, Problem
 from reconciler.manifests import ManifestSet, SpecDocument
 from reconciler.ownership import MARKER_PATH, foreign_owner, marker_of, with_marker
+from reconciler.paths import copy_tree, get_path, set_path, split_path, without_paths
 from reconciler.plan import Change, FieldChange, Plan
 
 
@@ -38,7 +36,7 @@ class SpecDiff:
 
 
 def ignored_paths(spec: SpecDocument, config_ignores: Iterable[str]) -> list[tuple[str, ...]]:
-    paths = [normalise.split_path(p) for p in (*config_ignores, *spec.lifecycle.ignore_fields)]
+    paths = [split_path(p) for p in (*config_ignores, *spec.lifecycle.ignore_fields)]
     return whole_quantities([p for p in paths if p], spec.body)
 
 
@@ -53,7 +51,7 @@ def whole_quantities(
     widened: list[tuple[str, ...]] = []
     for path in paths:
         for end in range(1, len(path)):
-            if any(_quantity_like(normalise.get_path(body, path[:end])) for body in bodies):
+            if any(_quantity_like(get_path(body, path[:end])) for body in bodies):
                 path = path[:end]
                 break
         widened.append(path)
@@ -83,22 +81,24 @@ def diff_spec(
     live = normalise.live_body(live_record)
     drop = [MARKER_PATH, *ignores]
     if desired is None:
-        desired = normalise.comparable_without(spec.body, drop)
+        desired = compare.comparable_without(spec.body, drop)
     declared = {field: live[field] for field in spec.body if field in live}
-    live_cmp = normalise.comparable_without(declared, drop)
+    live_cmp = compare.comparable_without(declared, drop)
     fields: list[str] = []
     details: list[FieldChange] = []
     live_raw: dict[str, Any] | None = None
     for field in spec.body:
         if field == "name" and not compare_name:
             continue
-        if normalise.equivalent(live_cmp.get(field), desired.get(field)):
+        if compare.equivalent(live_cmp.get(field), desired.get(field)):
             continue
         if live_raw is None:  # only specs that differ pay for the readable details
-            live_raw = normalise.without_paths(declared, drop)
+            live_raw = without_paths(declared, drop)
         fields.append(field)
-        desired_raw = normalise.without_paths({field: spec.body[field]}, drop)
-        details.extend(field_details(field, live_raw.get(field), desired_raw.get(field)))
+        desired_raw = without_paths({field: spec.body[field]}, drop)
+        details.extend(
+            compare.field_differences(field, live_raw.get(field), desired_raw.get(field))
+        )
 
     body = {field: send_value(spec, field, live, marker, ignores) for field in fields}
     if marker_of(live_record) != marker:
@@ -119,54 +119,15 @@ def send_value(
     whatever its depth (ignoring ``properties`` whole keeps every live property).
     """
     declared = field in spec.body
-    value = normalise.without_paths(
-        {field: spec.body.get(field) if declared else live.get(field)}, []
-    )
+    value = without_paths({field: spec.body.get(field) if declared else live.get(field)}, [])
     for path in ignores:
         if path[0] == field:
-            kept = normalise.get_path(live, path)
+            kept = get_path(live, path)
             if kept is not None:
-                normalise.set_path(value, path, copy.deepcopy(kept))
+                set_path(value, path, copy_tree(kept))
     if field == "properties":
         return with_marker(value.get("properties"), marker)
     return value[field]
-
-
-def field_details(field: str, before: Any, after: Any) -> list[FieldChange]:
-    """Field-level changes under one top-level field, via deepdiff on the comparable forms.
-
-    Only called for fields already known to differ: deepdiff is the slow part at scale.
-    """
-    old = {field: normalise.comparable(before)}
-    new = {field: normalise.comparable(after)}
-    originals_old = {field: before}
-    originals_new = {field: after}
-    diff = DeepDiff(old, new, view="tree", verbose_level=2)
-    changes: list[FieldChange] = []
-    for report in diff.values():
-        for level in report:
-            path = level.path(output_format="list")
-            if (
-                isinstance(level.t1, str)
-                and isinstance(level.t2, str)
-                and normalise.numbers_close(level.t1, level.t2)
-            ):
-                continue
-            changes.append(
-                FieldChange(
-                    path=_dotted(path),
-                    before=normalise.get_path(originals_old, path),
-                    after=normalise.get_path(originals_new, path),
-                )
-            )
-    return sorted(changes, key=lambda c: c.path)
-
-
-def _dotted(path: Sequence[str | int]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def create_body(spec: SpecDocument, marker: str, project_id: str) -> dict[str, Any]:
@@ -202,13 +163,13 @@ def build_plan(
     changes: list[Change] = []
     unchanged: list[str] = []
     problems: list[Problem] = []
-    set_digest = normalise.ListDigest()  # = digest([spec.body for spec in manifests.specs])
+    set_digest = compare.ListDigest()  # = digest([spec.body for spec in manifests.specs])
 
     for spec in manifests.specs:
         ignores = ignored_paths(spec, config.ignore_fields)
-        canonical = normalise.comparable(spec.body)
+        canonical = compare.comparable(spec.body)
         set_digest.add(canonical)
-        desired = normalise.comparable_without(
+        desired = compare.comparable_without(
             spec.body, [MARKER_PATH, *ignores], canonical=canonical
         )
         record, previous, problem = _match(spec, live_by_name, marker)
@@ -224,7 +185,7 @@ def build_plan(
                     source=source,
                     fields=tuple(spec.body),
                     body=create_body(spec, marker, project_id),
-                    desired_digest=normalise.digest_comparable(desired),
+                    desired_digest=compare.digest_comparable(desired),
                 )
             )
             continue
@@ -233,7 +194,7 @@ def build_plan(
             widened = whole_quantities(ignores, normalise.live_body(record))
             if widened != ignores:
                 ignores = widened
-                desired = normalise.comparable_without(
+                desired = compare.comparable_without(
                     spec.body, [MARKER_PATH, *ignores], canonical=canonical
                 )
         diff = diff_spec(
@@ -261,8 +222,8 @@ def build_plan(
                 owned=tuple(sorted({*spec.body, *body})),
                 details=diff.details,
                 body=body,
-                desired_digest=normalise.digest_comparable(desired),
-                live_digest=live_digest(record),
+                desired_digest=compare.digest_comparable(desired),
+                live_digest=compare.live_digest(record),
                 live_updated_at=record.get("updated_at"),
             )
         )
@@ -280,7 +241,7 @@ def build_plan(
                 kind="delete" if prune else "orphan",
                 name=name,
                 spec_id=str(record["id"]),
-                live_digest=live_digest(record),
+                live_digest=compare.live_digest(record),
                 live_updated_at=record.get("updated_at"),
             )
         )
@@ -376,7 +337,3 @@ def _match(
 
 def _problem(location: Location, message: str) -> Problem:
     return Problem(location, message)
-
-
-def live_digest(record: Mapping[str, Any]) -> str:
-    return normalise.digest(normalise.live_body(record))

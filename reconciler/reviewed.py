@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from reconciler.normalise import canonical_json
+from reconciler.compare import canonical_json
 from reconciler.plan import Cascade, Change, Plan
 
 

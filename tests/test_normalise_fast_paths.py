@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler import normalise
+from reconciler import compare, normalise
 from reconciler.api import ApiSettings, Credentials, IonworksClient
+from reconciler.paths import without_paths
 from reconciler.runner import fewer_collections
 
 KEYS = st.sampled_from(["a", "b", "value", "unit", "properties", "managed_by"])
@@ -35,40 +36,25 @@ PATHS = st.lists(st.lists(KEYS, min_size=1, max_size=3).map(tuple), max_size=3)
 def test_comparable_without_equals_comparable_of_without_paths(
     body: dict[str, Any], drop: list[tuple[str, ...]]
 ) -> None:
-    expected = normalise.comparable(normalise.without_paths(body, drop)) or {}
-    assert normalise.comparable_without(body, drop) == expected
-    canonical = normalise.comparable(body)
-    assert normalise.comparable_without(body, drop, canonical=canonical) == expected
-    assert normalise.comparable(body) == canonical, "the canonical tree is not modified"
+    expected = compare.comparable(without_paths(body, drop)) or {}
+    assert compare.comparable_without(body, drop) == expected
+    canonical = compare.comparable(body)
+    assert compare.comparable_without(body, drop, canonical=canonical) == expected
+    assert compare.comparable(body) == canonical, "the canonical tree is not modified"
 
 
 def test_a_path_into_a_quantity_is_removed_like_without_paths() -> None:
     body = {"ratings": {"capacity": {"value": 5, "unit": "A*h"}}}
     drop = [("ratings", "capacity", "unit")]
-    assert normalise.comparable_without(body, drop) == {"ratings": {"capacity": {"value": "#5"}}}
+    assert compare.comparable_without(body, drop) == {"ratings": {"capacity": {"value": "#5"}}}
 
 
 @given(st.lists(st.dictionaries(KEYS, TREE, max_size=4), max_size=5))
 def test_list_digest_is_the_digest_of_the_list(items: list[dict[str, Any]]) -> None:
-    streamed = normalise.ListDigest()
+    streamed = compare.ListDigest()
     for item in items:
-        streamed.add(normalise.comparable(item))
-    assert streamed.hexdigest() == normalise.digest(items)
-
-
-def test_live_view_keeps_what_plans_read() -> None:
-    record = {
-        "id": "s1", "name": "Cell", "project_id": "p", "updated_at": "t", "created_by": "u",
-        "ratings": {"capacity": {"value": 5, "unit": "A*h"}},
-        "anode": {"id": "c1", "component_type": "anode", "properties": {"x": 1},
-                  "material": {"id": "m1", "name": "Graphite", "organization_id": "o"}},
-    }  # fmt: skip
-    view = normalise.live_view(record)
-    assert normalise.live_body(view) == normalise.live_body(record)
-    assert {k: view[k] for k in normalise.IDENTITY_FIELDS} == {
-        "id": "s1", "name": "Cell", "project_id": "p", "updated_at": "t"
-    }  # fmt: skip
-    assert "created_by" not in view and "id" not in view["anode"]
+        streamed.add(compare.comparable(item))
+    assert streamed.hexdigest() == compare.digest(items)
 
 
 def test_fewer_collections_restores_the_threshold_when_nested_and_on_errors() -> None:

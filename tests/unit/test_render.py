@@ -1,6 +1,6 @@
 """Renderers against golden files, plus escaping, truncation and the JSON round trip.
 
-Regenerate the goldens with ``UPDATE_GOLDEN=1 pytest tests/test_render.py`` and read the diff:
+Regenerate the goldens with ``UPDATE_GOLDEN=1 pytest tests/unit/test_render.py`` and read the diff:
 they are what reviewers see.
 """
 
@@ -23,7 +23,7 @@ from reconciler.render import FORMATS, render
 from reconciler.render import markdown as markdown_renderer
 from reconciler.render.values import cascade_text, display_url, format_value, summary_line
 
-GOLDEN = Path(__file__).parent / "fixtures" / "render"
+GOLDEN = Path(__file__).parent.parent / "fixtures" / "render"
 MARKER = "ionworks-apply/cells-team"
 
 

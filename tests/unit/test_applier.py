@@ -3,13 +3,8 @@ cheap converged check."""
 
 from __future__ import annotations
 
-from reconciler.applier import (
-    ApplyResult,
-    _fingerprint,
-    patch_for,
-    repair_body,
-    with_explicit_nulls,
-)
+from reconciler.applier import ApplyResult, patch_for, repair_body, with_explicit_nulls
+from reconciler.compare import fingerprint
 from reconciler.plan import Change, Plan
 
 RECORD = {
@@ -57,13 +52,13 @@ def test_fingerprint_is_equal_only_where_the_comparison_sees_no_change() -> None
         "ratings": {"capacity": {"value": 5, "unit": "A*h"}},
     }
     echoed = {"ratings": {"capacity": {"unit": "A*h", "value": 5}}, "name": "Cell A", "source": {}}
-    assert _fingerprint(body) == _fingerprint(echoed)  # key order, project_id, an empty source
-    assert _fingerprint({**body, "notes": None}) == _fingerprint(body)
-    assert _fingerprint({**body, "notes": []}) != _fingerprint(body)  # [] is a value, not absent
-    assert _fingerprint({**body, "name": "Cell B"}) != _fingerprint(body)
+    assert fingerprint(body) == fingerprint(echoed)  # key order, project_id, an empty source
+    assert fingerprint({**body, "notes": None}) == fingerprint(body)
+    assert fingerprint({**body, "notes": []}) != fingerprint(body)  # [] is a value, not absent
+    assert fingerprint({**body, "name": "Cell B"}) != fingerprint(body)
     for same_physics in ({"value": 5000, "unit": "mA*h"}, {"value": 5.0, "unit": "A*h"}):
         other = {**body, "ratings": {"capacity": same_physics}}
-        assert _fingerprint(other) != _fingerprint(body)  # not equal text: compared the slow way
+        assert fingerprint(other) != fingerprint(body)  # not equal text: compared the slow way
         assert patch_for(body, other) == {}
 
 
