@@ -1,115 +1,49 @@
-"""Execute a Plan: guards and staleness first, then writes, then verification.
+"""Execute a Plan: staleness first, then writes, then verification.
 
-Nothing is written until every guard passed and every target was re-read and found as the plan
-saw it. Writes go creates/renames/adopts/updates first, deletes last, concurrently within the
-client's bound. A write whose answer was lost is never blindly resent: the live state is read
-first (a POST that landed is found by name, a PATCH that landed shows its values). One failed
-change does not stop the others; a re-run converges.
+Guards are enforced before (``guards.enforce``). Nothing is written until every target was
+re-read and found as the plan saw it (``check_fresh``). Writes go creates, renames, adopts and
+updates first, deletes last, concurrently within the client's bound. A write whose answer was
+lost is never blindly resent: the live state is read first (a POST that landed is found by
+name, a PATCH that landed shows its values). Every write has the one retry shape of
+``Applier._retrying``. One failed change does not stop the others; a re-run converges.
 
 An update re-reads its spec just before the PATCH and writes nothing if it moved since the plan.
 After each write the fields the manifest owns must be exactly that state plus our changes.
 Anything else is set right at once with one more PATCH (explicit nulls remove nested keys a
 deep-merging server kept; an owned field another writer changed in between is restored and the
 outcome says so), so two applies racing on one spec leave it as one of them wanted, never a mix.
-Fields the manifest does not declare are never written, whoever changed them. The final re-read does
-not write again: a spec changed by someone else after our write is reported, not fought over.
+Fields the manifest does not declare are never written, whoever changed them. A delete re-reads
+its spec and recounts its cascade just before the DELETE. The final re-read does not write
+again: a spec changed by someone else after our write is reported, not fought over.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol, TypeVar
 
 from reconciler import compare, normalise
 from reconciler.api import IonworksClient
 from reconciler.errors import (
     ApiError,
     ConflictError,
-    GuardError,
     NotFoundError,
     RateLimitedError,
     ServerError,
     StalePlanError,
     TransportError,
 )
-from reconciler.ownership import marker_of
+from reconciler.ownership import foreign_owner, marker_of
 from reconciler.plan import Cascade, Change, Plan
+from reconciler.results import ApplyResult, Outcome
+from reconciler.units import is_quantity
 
 #: Attempts per change at the applier level, each after re-reading the live state.
 MAX_ATTEMPTS = 4
 #: Errors after which the live state is uncertain or the server may recover: look, then retry.
 RECOVERABLE = (TransportError, ServerError, RateLimitedError)
-
-Status = Literal["applied", "already", "failed", "skipped", "blocked"]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one change."""
-
-    change: Change
-    status: Status
-    message: str = ""
-    spec_id: str | None = None
-    #: Fields someone else changed while we wrote, which we set back (the message says so).
-    restored: tuple[str, ...] = ()
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return {
-            "kind": self.change.kind,
-            "name": self.change.name,
-            "status": self.status,
-            "message": self.message,
-            "spec_id": self.spec_id or self.change.spec_id,
-            "restored": list(self.restored),
-        }
-
-
-@dataclass(repr=False)
-class ApplyResult:
-    """Every outcome of one plan's apply, and the specs that did not converge."""
-
-    plan: Plan
-    outcomes: list[Outcome] = field(default_factory=list)
-    not_converged: list[str] = field(default_factory=list)
-
-    @property
-    def failed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
-
-    @property
-    def blocked(self) -> list[Outcome]:
-        """Deletes refused by the re-check just before them (exit 3)."""
-        return [o for o in self.outcomes if o.status == "blocked"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.blocked and not self.not_converged
-
-    def __repr__(self) -> str:
-        """One short line, like ``Plan``'s: an event loop formats its result in passing."""
-        unconverged = len(self.not_converged)
-        return f"ApplyResult({self.plan!r}, {self.counts()}, not_converged={unconverged})"
-
-    def counts(self) -> dict[str, int]:
-        counts = {"applied": 0, "already": 0, "failed": 0, "skipped": 0, "blocked": 0}
-        for outcome in self.outcomes:
-            counts[outcome.status] += 1
-        return counts
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return {
-            "project_id": self.plan.project_id,
-            "manifests_dir": self.plan.manifests_dir,
-            "summary": self.counts(),
-            "not_converged": self.not_converged,
-            "changes": [o.data for o in self.outcomes],
-        }
+T = TypeVar("T")
 
 
 class Reporter(Protocol):
@@ -122,26 +56,10 @@ class Reporter(Protocol):
     def done(self, outcome: Outcome) -> None: ...
 
 
-ConfirmCascade = Callable[[Change], bool]
-
-
-def check_guards(plan: Plan, confirm_cascade: ConfirmCascade | None) -> Plan:
-    """Refuse (GuardError) unless every delete is unblocked; a cascade-only block may be
-    lifted by the user typing the spec's name when ``confirm_cascade`` is given (a terminal)."""
-    blocked: list[str] = []
-    for change in plan.of_kind("delete"):
-        remaining = list(change.blocks)
-        only_cascade = remaining and all(b.guard == "cascade" for b in remaining)
-        if only_cascade and confirm_cascade is not None and confirm_cascade(change):
-            remaining = []
-        blocked.extend(
-            f'DELETE "{change.name}" blocked: {b.reason}; to allow: {b.allow}' for b in remaining
-        )
-    if blocked:
-        raise GuardError(
-            f"{len(blocked)} guard(s) refused deletes; nothing was written", blocked=blocked
-        )
-    return plan
+async def count_cascade(client: IonworksClient, spec_id: str) -> Cascade:
+    """What deleting the spec would take with it: the one place cascades are counted."""
+    counts = await client.cascade(spec_id)
+    return Cascade(counts.instances, counts.batches, counts.measurements)
 
 
 async def check_fresh(client: IonworksClient, plan: Plan) -> list[Outcome]:
@@ -158,7 +76,7 @@ async def check_fresh(client: IonworksClient, plan: Plan) -> list[Outcome]:
     reasons: list[str] = []
     already: list[Outcome] = []
     deletes: list[Change] = []
-    for change in plan.writes:
+    for change in plan.writing_changes:
         if change.kind == "create":
             existing = by_name.get(change.name)
             if existing is None:
@@ -184,12 +102,13 @@ async def check_fresh(client: IonworksClient, plan: Plan) -> list[Outcome]:
             )
         elif change.kind == "delete":
             deletes.append(change)
-    counts = await asyncio.gather(*(client.cascade(c.spec_id or "") for c in deletes))
+    counts = await asyncio.gather(*(count_cascade(client, c.spec_id or "") for c in deletes))
     for change, now in zip(deletes, counts, strict=True):
-        if change.cascade is not None and now.grew_from(change.cascade):
+        planned = change.cascade or Cascade()
+        if now.grew_from(planned):
             reasons.append(
                 f"'{change.name}': its cascade grew to {now.describe()} "
-                f"(the plan showed {change.cascade.describe()})"
+                f"(the plan showed {planned.describe()})"
             )
     if reasons:
         raise StalePlanError(reasons)
@@ -209,17 +128,13 @@ def with_explicit_nulls(desired: Any, live: Any) -> Any:
     """
     if not isinstance(desired, Mapping) or not isinstance(live, Mapping):
         return desired
-    if _is_quantity_like(desired):
+    if is_quantity(desired):
         return desired
     result = {k: with_explicit_nulls(v, live.get(k)) for k, v in desired.items()}
     for key in live:
         if key not in desired:
             result[key] = None
     return result
-
-
-def _is_quantity_like(value: Mapping[str, Any]) -> bool:
-    return set(value) == {"value", "unit"}
 
 
 def repair_body(
@@ -240,29 +155,22 @@ def repair_body(
 class Applier:
     """Applies one plan with one client; see the module docstring for the order of things."""
 
-    def __init__(
-        self,
-        client: IonworksClient,
-        plan: Plan,
-        reporter: Reporter,
-        *,
-        backoff: float = 0.5,
-    ) -> None:
+    def __init__(self, client: IonworksClient, plan: Plan, reporter: Reporter) -> None:
         self.client = client
         self.plan = plan
         self.reporter = reporter
-        self.backoff = backoff
         #: spec id -> fingerprint of the record our last write left, found converged then.
         self._converged: dict[str, str] = {}
 
     async def run(self, already: Sequence[Outcome] = ()) -> ApplyResult:
+        """Write every change of the plan not among ``already`` (found done beforehand)."""
         result = ApplyResult(self.plan, outcomes=list(already))
         result.outcomes.extend(
             Outcome(c, "skipped", "orphaned, not deleted: prune is off", c.spec_id)
             for c in self.plan.of_kind("orphan")
         )
-        done = {id(o.change) for o in already}
-        todo = [c for c in self.plan.writes if id(c) not in done]
+        done = {o.change.key for o in already}
+        todo = [c for c in self.plan.writing_changes if c.key not in done]
         for change in todo:
             if change.kind == "delete":
                 self.reporter.cascade_warning(change)
@@ -274,7 +182,7 @@ class Applier:
         result.not_converged = await self._verify(result.outcomes)
         return result
 
-    def _after(self) -> int:
+    def _expected_count(self) -> int:
         """How many specs the project should hold now (a paging hint for the re-read)."""
         plan = self.plan
         return plan.live_count + len(plan.of_kind("create")) - len(plan.of_kind("delete"))
@@ -291,33 +199,44 @@ class Applier:
         self.reporter.done(outcome)
         return outcome
 
-    async def _pause(self, attempt: int, exc: Exception) -> None:
-        delay = self.backoff * (2**attempt) * random.uniform(0.5, 1.0)
-        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-            delay = max(delay, min(exc.retry_after, 30.0))
-        await asyncio.sleep(delay)
+    async def _retrying(
+        self, attempt: Callable[[], Awaitable[T]], landed: Callable[[], Awaitable[T | None]]
+    ) -> T:
+        """The one shape of every write: try it; after a failure that leaves the live state
+        uncertain (or that the server may recover from), look whether it landed, and only if
+        not, wait (the client's retry policy) and try again, ``MAX_ATTEMPTS`` times in all."""
+        for number in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return await attempt()
+            except RECOVERABLE as exc:
+                found = await landed()
+                if found is not None:
+                    return found
+                if number == MAX_ATTEMPTS:
+                    raise
+                await self.client.pause(number, exc)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _create(self, change: Change) -> Outcome:
-        last: ApiError | None = None
-        for attempt in range(MAX_ATTEMPTS):
+        """POST; a spec found under the name afterwards (409, or a lost answer) is settled."""
+
+        async def post() -> tuple[Mapping[str, Any], bool]:
             try:
-                record = await self.client.create_spec(change.body)
+                return await self.client.create_spec(change.body), True
             except ConflictError as exc:
                 existing = await self._lookup_created(change, exc.existing_id)
                 if existing is None:
                     raise
-                return await self._settle_existing(change, existing)
-            except RECOVERABLE as exc:
-                last = exc
-                existing = await self._lookup_created(change, None)
-                if existing is not None:
-                    return await self._settle_existing(change, existing)
-                await self._pause(attempt, exc)
-            else:
-                spec_id = str(record["id"])
-                return await self._ensure(change, spec_id, change.body, record, "created")
-        assert last is not None
-        raise last
+                return existing, False
+
+        async def landed() -> tuple[Mapping[str, Any], bool] | None:
+            existing = await self._lookup_created(change, None)
+            return None if existing is None else (existing, False)
+
+        record, created_now = await self._retrying(post, landed)
+        if not created_now:
+            return await self._settle_existing(change, record)
+        return await self._ensure(change, str(record["id"]), change.body, record, "created")
 
     async def _lookup_created(self, change: Change, spec_id: str | None) -> dict[str, Any] | None:
         if spec_id:
@@ -331,7 +250,18 @@ class Applier:
         """A spec with the create's name exists: ours (a lost answer, or a concurrent apply of
         the same manifests) is brought to the desired state; anyone else's is left alone."""
         spec_id = str(existing["id"])
-        if marker_of(existing) != marker_of(change.body):
+        other = foreign_owner(existing, self.plan.marker)
+        if other:
+            return Outcome(
+                change,
+                "failed",
+                f"'{change.name}' was just created by {other} (another manifests directory) "
+                "and is theirs: it was left alone. Rename this spec, or agree on one owner; "
+                "running apply again will not change that",
+                spec_id,
+                converges_on_rerun=False,
+            )
+        if marker_of(existing) != self.plan.marker:
             return Outcome(
                 change,
                 "failed",
@@ -387,9 +317,8 @@ class Applier:
         fields = set(expected if fields is None else fields)
         seen = compare.fingerprint(normalise.live_body(after))
         # The server echoing exactly what we asked for is the common case; compare it cheaply.
-        repair = (
-            {} if seen == compare.fingerprint(expected) else repair_body(expected, after, fields)
-        )
+        echoed = seen == compare.fingerprint(expected)
+        repair = {} if echoed else repair_body(expected, after, fields)
         if not repair:
             self._converged[spec_id] = seen
             return Outcome(change, "applied", done, spec_id)
@@ -411,18 +340,15 @@ class Applier:
 
     async def _patch(self, spec_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """PATCH, and the record after it; a lost answer is looked up before resending."""
-        last: ApiError | None = None
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                return await self.client.update_spec(spec_id, body)
-            except RECOVERABLE as exc:
-                last = exc
-                live = await self.client.get_spec(spec_id)
-                if not patch_for(body, live):
-                    return live
-                await self._pause(attempt, exc)
-        assert last is not None
-        raise last
+
+        async def patch() -> dict[str, Any]:
+            return await self.client.update_spec(spec_id, body)
+
+        async def landed() -> dict[str, Any] | None:
+            live = await self.client.get_spec(spec_id)
+            return None if patch_for(body, live) else live
+
+        return await self._retrying(patch, landed)
 
     async def _delete(self, change: Change) -> Outcome:
         """Re-check the spec just before every DELETE attempt; refuse if anything moved.
@@ -434,8 +360,8 @@ class Applier:
         read and the DELETE itself: the API offers no conditional delete to close it.
         """
         spec_id = change.spec_id or ""
-        last: ApiError | None = None
-        for attempt in range(MAX_ATTEMPTS):
+
+        async def delete() -> Outcome:
             try:
                 refusal = await self._delete_refusal(change)
             except NotFoundError:
@@ -447,14 +373,17 @@ class Applier:
                     f"{refusal}; the spec and its data are kept (run plan again to review)",
                     spec_id,
                 )
+            deleted = await self.client.delete_spec(spec_id)
+            return Outcome(change, "applied" if deleted else "already", "deleted", spec_id)
+
+        async def landed() -> Outcome | None:
             try:
-                deleted = await self.client.delete_spec(spec_id)
-                return Outcome(change, "applied" if deleted else "already", "deleted", spec_id)
-            except RECOVERABLE as exc:
-                last = exc
-                await self._pause(attempt, exc)
-        assert last is not None
-        raise last
+                await self.client.get_spec(spec_id)
+            except NotFoundError:
+                return Outcome(change, "applied", "deleted", spec_id)
+            return None
+
+        return await self._retrying(delete, landed)
 
     async def _delete_refusal(self, change: Change) -> str:
         """Why ``change``'s spec may no longer be deleted ("" if it may), from a fresh read."""
@@ -469,10 +398,10 @@ class Applier:
         elif not moved and compare.live_digest(record) != change.live_digest:
             moved.append("it changed since the plan was made")
         planned = change.cascade or Cascade()
-        now_cascade = await self.client.cascade(change.spec_id or "")
-        if now_cascade.grew_from(planned):
+        counted = await count_cascade(self.client, change.spec_id or "")
+        if counted.grew_from(planned):
             moved.append(
-                f"it would now also delete {now_cascade.describe()} "
+                f"it would now also delete {counted.describe()} "
                 f"(the plan showed {planned.describe()})"
             )
         return "; ".join(moved)
@@ -487,7 +416,10 @@ class Applier:
         """
         try:
             live = await self.client.list_specs(
-                self.plan.project_id, full=True, view=normalise.live_view, expected=self._after()
+                self.plan.project_id,
+                full=True,
+                view=normalise.live_view,
+                expected=self._expected_count(),
             )
         except ApiError as exc:
             return [f"the result could not be verified (writes above were made): {exc}"]

@@ -39,10 +39,10 @@ if TYPE_CHECKING:
     from collections.abc import Coroutine
 
     from reconciler.api import ApiSettings
-    from reconciler.applier import ApplyResult, Outcome
     from reconciler.errors import Problem
     from reconciler.guards import GuardOptions
     from reconciler.plan import Change, Plan
+    from reconciler.results import ApplyResult, Outcome
     from reconciler.sandbox.server import SandboxServer
 
 T = TypeVar("T")
@@ -358,9 +358,9 @@ def apply(
     report: str | None,
 ) -> None:
     """Create, update and (with --prune) delete specs so Ionworks matches the manifests."""
-    from reconciler.applier import ApplyResult
     from reconciler.guards import GuardOptions
     from reconciler.render import render
+    from reconciler.results import ApplyResult
 
     options = GuardOptions(allow_cascade=allow_cascade, allow_empty=allow_empty)
     if report:
@@ -406,9 +406,15 @@ def apply(
             + ([unwritten] if unwritten else []),
         )
     if any(not r.ok for r in results):
+        stuck = any(not o.converges_on_rerun for r in results for o in r.failed)
+        advice = (
+            "Some need you to act first (see each one above)."
+            if stuck
+            else "Fix the cause and run apply again: it converges."
+        )
         raise ApplyFailedError(
             "some changes did not apply or could not be verified (see above). "
-            "Fix the cause and run apply again: it converges."
+            + advice
             + (f" Also: {unwritten}" if unwritten else "")
         )
     if unwritten:
@@ -436,9 +442,9 @@ def _replan_saved(
     planned again with the prune the plan was made with and the guard options given now.
     """
     from reconciler.api import IonworksClient
-    from reconciler.applier import Outcome
     from reconciler.errors import StalePlanError
     from reconciler.plan import load_plans
+    from reconciler.results import Outcome
     from reconciler.reviewed import check_reviewed
     from reconciler.runner import load_targets, make_plan
 
@@ -503,11 +509,11 @@ def _apply_plans(
     already: Sequence[Sequence[Outcome]],
 ) -> list[ApplyResult]:
     from reconciler.api import IonworksClient
-    from reconciler.applier import Applier, check_fresh, check_guards
+    from reconciler.applier import Applier, check_fresh
+    from reconciler.guards import enforce
     from reconciler.runner import fewer_collections
 
-    for saved in plans:
-        check_guards(saved, confirm)
+    plans = [enforce(plan, confirm) for plan in plans]
     settings = state.settings()
     reporter: _LineReporter = (
         _BarReporter(state.color) if sys.stderr.isatty() else _LineReporter(state.color)

@@ -1,17 +1,21 @@
-"""Safety guards on deletes, evaluated on the Plan before anything is written.
+"""Safety guards on deletes, the whole story: evaluate, lift by prompt, enforce.
 
 Every planned delete is checked against: protected name globs, the absolute and relative delete
 thresholds, the empty-manifests guard, and its cascade (instances, batches, measurements). A
 blocked delete carries a ``Block`` per guard with what would allow it, so ``plan`` can show the
-blocks and ``apply`` can refuse with the same words.
+blocks and ``apply`` can refuse with the same words (``evaluate``). Before apply writes anything,
+``enforce`` lets a user on a terminal lift a cascade-only block by typing the spec's name (the
+prompt itself is the caller's) and refuses the whole plan if any block remains.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 
 from reconciler.config import CONFIG_FILENAME, ProjectConfig
+from reconciler.errors import GuardError
 from reconciler.plan import Block, Change, Plan
 
 #: The relative threshold only means something once a project has a few specs.
@@ -108,3 +112,30 @@ def _shared_blocks(
             )
         )
     return blocks
+
+
+ConfirmCascade = Callable[[Change], bool]
+
+
+def enforce(plan: Plan, confirm_cascade: ConfirmCascade | None) -> Plan:
+    """The plan with every block lifted, or GuardError naming each one that remains.
+
+    A cascade-only block may be lifted by the user typing the spec's name, when
+    ``confirm_cascade`` is given (a terminal); nothing else can be lifted here.
+    """
+    blocked: list[str] = []
+    changes: list[Change] = []
+    for change in plan.changes:
+        remaining = list(change.blocks)
+        only_cascade = remaining and all(b.guard == "cascade" for b in remaining)
+        if only_cascade and confirm_cascade is not None and confirm_cascade(change):
+            remaining = []
+        blocked.extend(
+            f'DELETE "{change.name}" blocked: {b.reason}; to allow: {b.allow}' for b in remaining
+        )
+        changes.append(replace(change, blocks=()) if change.blocks else change)
+    if blocked:
+        raise GuardError(
+            f"{len(blocked)} guard(s) refused deletes; nothing was written", blocked=blocked
+        )
+    return replace(plan, changes=tuple(changes))

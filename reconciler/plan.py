@@ -140,8 +140,14 @@ class Change:
     blocks: Annotated[tuple[Block, ...], Field(validation_alias="blocked_by")] = ()
 
     @property
-    def writes(self) -> bool:
+    def is_write(self) -> bool:
+        """Whether apply writes for this change (an orphan is only reported)."""
         return self.kind in WRITING_KINDS
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What identifies a change within its plan (a name appears in one change at most)."""
+        return (self.kind, self.name)
 
     @property
     def sort_key(self) -> tuple[int, str]:
@@ -207,12 +213,12 @@ class Plan:
         return [c for c in self.changes if c.kind in kinds]
 
     @property
-    def writes(self) -> list[Change]:
-        return [c for c in self.changes if c.writes]
+    def writing_changes(self) -> list[Change]:
+        return [c for c in self.changes if c.is_write]
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.writes)
+        return bool(self.writing_changes)
 
     @property
     def blocked(self) -> list[Change]:

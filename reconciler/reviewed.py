@@ -49,7 +49,7 @@ def check_reviewed(reviewed: Plan, fresh: Plan) -> Reviewed:
     matched: list[Change] = []
     already: list[Change] = []
     seen: set[str] = set()
-    for change in reviewed.writes:
+    for change in reviewed.writing_changes:
         seen.add(change.name)
         counterpart = fresh_by_name.get(change.name)
         if counterpart is None:
@@ -68,11 +68,13 @@ def check_reviewed(reviewed: Plan, fresh: Plan) -> Reviewed:
             matched.append(counterpart)
     reasons.extend(
         f"'{c.name}': a fresh plan also has a {c.kind} that the plan does not hold"
-        for c in fresh.writes
+        for c in fresh.writing_changes
         if c.name not in seen
     )
     kept = {id(c) for c in matched}
-    plan = replace(fresh, changes=tuple(c for c in fresh.changes if id(c) in kept or not c.writes))
+    plan = replace(
+        fresh, changes=tuple(c for c in fresh.changes if id(c) in kept or not c.is_write)
+    )
     return Reviewed(plan, tuple(already), tuple(reasons))
 
 

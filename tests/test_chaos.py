@@ -17,9 +17,10 @@ from helpers import Api, spec_doc, write_manifests
 
 from reconciler.api import ApiSettings, IonworksClient
 from reconciler.api.settings import Credentials
-from reconciler.applier import Applier, ApplyResult, Outcome, Reporter, check_fresh
+from reconciler.applier import Applier, Reporter, check_fresh
 from reconciler.guards import GuardOptions
 from reconciler.plan import Change
+from reconciler.results import ApplyResult, Outcome
 from reconciler.runner import load_targets, make_plan
 from reconciler.sandbox.server import SandboxServer
 
@@ -94,7 +95,7 @@ def apply_with(server: SandboxServer, manifests: Path, reporter: Reporter) -> Ap
                 client, target, api_url=server.url, prune=False, options=GuardOptions()
             )
             already = await check_fresh(client, plan)
-            return await Applier(client, plan, reporter, backoff=0.0).run(already)
+            return await Applier(client, plan, reporter).run(already)
 
     return asyncio.run(go())
 

@@ -13,6 +13,7 @@ import httpx
 from reconciler.api.responses import wrong_shape
 from reconciler.api.session import ApiSession, Params, Sleep, describe
 from reconciler.api.settings import ApiSettings
+from reconciler.errors import ApiError, RateLimitedError
 from reconciler.plan import Cascade
 
 T = TypeVar("T")
@@ -91,6 +92,11 @@ class IonworksClient:
 
     async def aclose(self) -> None:
         await self._session.aclose()
+
+    async def pause(self, attempt: int, error: ApiError) -> None:
+        """Wait before retrying a write after ``error``, by the session's one retry policy."""
+        asked = error.retry_after if isinstance(error, RateLimitedError) else None
+        await self._session.pause(attempt, asked)
 
     # -- lists ---------------------------------------------------------------------------------
 

@@ -87,6 +87,15 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+def retry_delay(settings: ApiSettings, attempt: int, asked: float | None) -> float:
+    """How long to wait after failed attempt ``attempt`` (1-based): the server's ``Retry-After``
+    when it gave one (capped), else exponential backoff with full jitter, capped."""
+    if asked is not None:
+        return min(asked, settings.retry_after_max)
+    ceiling = min(settings.backoff_max, settings.backoff_base * 2 ** (attempt - 1))
+    return random.uniform(0.0, ceiling)
+
+
 class ApiSession:
     """Sends requests with auth headers, a concurrency bound and the retry rules above."""
 
@@ -171,7 +180,7 @@ class ApiSession:
                     method in IDEMPOTENT and isinstance(exc, TRANSIENT)
                 )
                 if resendable and attempt < attempts:
-                    await self._wait(method, path, self._backoff(attempt))
+                    await self._wait(method, path, retry_delay(settings, attempt, None))
                     continue
                 raise error_from_exception(
                     exc,
@@ -197,22 +206,17 @@ class ApiSession:
             )
         raise AssertionError("unreachable: every attempt returns, retries or raises")
 
-    def _backoff(self, attempt: int) -> float:
-        """Exponential backoff with full jitter, capped at ``backoff_max``."""
-        settings = self.settings
-        ceiling = min(settings.backoff_max, settings.backoff_base * 2 ** (attempt - 1))
-        return random.uniform(0.0, ceiling)
-
     def _delay(self, attempt: int, response: httpx.Response) -> float:
-        """The server's ``Retry-After`` (capped) when it gives one, else our backoff."""
-        asked = retry_after(response)
-        if asked is None:
-            return self._backoff(attempt)
-        return min(asked, self.settings.retry_after_max)
+        return retry_delay(self.settings, attempt, retry_after(response))
 
     async def _wait(self, method: str, path: str, seconds: float) -> None:
         logger.debug("retrying %s %s in %.2f s", method, path, seconds)
         await self._sleep(seconds)
+
+    async def pause(self, attempt: int, asked: float | None = None) -> None:
+        """Wait before the next attempt of something the caller retries itself (apply's
+        writes, which look at the live state between attempts), by the same policy."""
+        await self._sleep(retry_delay(self.settings, attempt, asked))
 
     def _log(self, method: str, path: str, outcome: str, started: float, attempt: int) -> None:
         elapsed_ms = (time.perf_counter() - started) * 1000

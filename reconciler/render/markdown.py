@@ -131,7 +131,7 @@ def render(plans: Sequence[Plan], *, color: bool = False) -> str:
     ``BUDGET // _SMALLEST`` can fit: the search never formats what could not be shown.
     """
     pieces = _Pieces()
-    changes = sum(len(p.writes) for p in plans)
+    changes = sum(len(p.writing_changes) for p in plans)
     alerts = sum(_alert_items(p) for p in plans)
     if changes * _SMALLEST["details"] <= BUDGET:
         full = _document(plans, _Quota(None, None, None), pieces)
@@ -278,7 +278,7 @@ def _changes(plan: Plan, quota: _Quota, pieces: _Pieces) -> str:
     full: list[str] = []
     short: list[str] = []
     omitted = 0
-    for change in plan.writes:
+    for change in plan.writing_changes:
         if not quota.take("lines"):
             omitted += 1
         elif quota.take("details"):

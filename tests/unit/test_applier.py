@@ -3,9 +3,10 @@ cheap converged check."""
 
 from __future__ import annotations
 
-from reconciler.applier import ApplyResult, patch_for, repair_body, with_explicit_nulls
+from reconciler.applier import patch_for, repair_body, with_explicit_nulls
 from reconciler.compare import fingerprint
 from reconciler.plan import Change, Plan
+from reconciler.results import ApplyResult
 
 RECORD = {
     "id": "x",
