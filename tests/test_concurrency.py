@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -308,3 +308,27 @@ def test_a_spec_changed_after_the_freshness_check_is_not_written(
     assert [w["method"] for w in api.writes()] == ["PATCH"], "only the other writer's PATCH"
     shared = api.spec("Shared")
     assert (shared["ratings"]["capacity"]["value"], shared["notes"]) == (5.0, "edited meanwhile")
+
+
+def test_the_loser_of_a_two_owner_race_is_not_told_a_rerun_converges(
+    run_cli: Cli,
+    env: dict[str, str],
+    api: Api,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another owner's directory creates the same name between our plan and our POST."""
+    manifests = write_manifests(tmp_path / "m", spec_doc("Contested"))
+    original = IonworksClient.create_spec
+
+    async def theirs_first(self: IonworksClient, body: Mapping[str, Any]) -> dict[str, Any]:
+        api.create({**spec_doc("Contested"), "properties": {"managed_by": "ionworks-apply/other"}})
+        return await original(self, body)
+
+    monkeypatch.setattr(IonworksClient, "create_spec", theirs_first)
+    result = run_cli("apply", str(manifests), "--yes", env=env)
+    assert result.code == 1, result.output
+    assert "ionworks-apply/other" in result.output
+    assert "will not change that" in result.output
+    assert "it converges" not in result.output
+    assert api.spec("Contested")["properties"]["managed_by"] == "ionworks-apply/other"
