@@ -14,6 +14,7 @@ from pathlib import Path
 
 from reconciler import guards, normalise
 from reconciler.api import IonworksClient
+from reconciler.applier import count_cascade
 from reconciler.errors import ConfigError
 from reconciler.manifests import ManifestSet, load_manifests
 from reconciler.plan import Plan
@@ -115,7 +116,7 @@ async def make_plan(
 async def with_cascades(client: IonworksClient, plan: Plan) -> Plan:
     """Count what each planned delete would take with it (only deletes pay for this)."""
     deletes = [c for c in plan.changes if c.kind == "delete" and c.spec_id]
-    counts = await asyncio.gather(*(client.cascade(c.spec_id or "") for c in deletes))
+    counts = await asyncio.gather(*(count_cascade(client, c.spec_id or "") for c in deletes))
     by_id = {change.spec_id: count for change, count in zip(deletes, counts, strict=True)}
     changes = tuple(
         replace(c, cascade=by_id[c.spec_id]) if c.spec_id in by_id else c for c in plan.changes

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from test_api_support import call, json_response, run
 
-from reconciler.api import Cascade
+from reconciler.api import CascadeCount
 from reconciler.errors import ServerError, UnexpectedResponseError
 
 
@@ -244,7 +244,6 @@ def test_cascade_counts_instances_batches_and_every_instances_measurements() -> 
         return json_response(200, {"items": [], "count": 0, "total": measurements[instance]})
 
     got, _ = run(call(handler, lambda api: api.cascade("s1")))
-    assert got == Cascade(instances=3, batches=2, measurements=11)
-    assert not got.empty and Cascade(0, 0, 0).empty
+    assert got == CascadeCount(instances=3, batches=2, measurements=11)
     assert "/cell_instances/i2/cell_measurements?limit=1" in seen
     assert "/cell_specifications/s1/cell_batches?limit=1" in seen

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from test_api_support import run
 
-from reconciler.api import ApiSettings, Cascade, Credentials, IonworksClient
+from reconciler.api import ApiSettings, CascadeCount, Credentials, IonworksClient
 from reconciler.errors import (
     AuthenticationError,
     ConflictError,
@@ -83,7 +83,7 @@ def test_create_find_update_delete_round_trip(sandbox: SandboxServer) -> None:
             updated = await api.update_spec(created["id"], {"notes": "cycled at 25 degC"})
             assert updated["notes"] == "cycled at 25 degC"
             assert (await api.get_spec(created["id"]))["notes"] == "cycled at 25 degC"
-            assert await api.cascade(created["id"]) == Cascade(0, 0, 0)
+            assert await api.cascade(created["id"]) == CascadeCount(0, 0, 0)
             assert await api.delete_spec(created["id"]) is True
             assert await api.delete_spec(created["id"]) is False
             with pytest.raises(NotFoundError, match=r"reading cell specification .* \(404\)"):
@@ -93,7 +93,7 @@ def test_create_find_update_delete_round_trip(sandbox: SandboxServer) -> None:
 
 
 def test_cascade_counts_seeded_children(sandbox: SandboxServer) -> None:
-    async def scenario() -> Cascade:
+    async def scenario() -> CascadeCount:
         async with IonworksClient(settings_for(sandbox)) as api:
             spec = await api.create_spec(spec_body("seeded"))
             admin(

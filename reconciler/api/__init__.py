@@ -6,8 +6,7 @@ Modules: ``settings`` (credentials and env vars), ``session`` (one request with 
 
 from __future__ import annotations
 
-from reconciler.api.client import IonworksClient
+from reconciler.api.client import CascadeCount, IonworksClient
 from reconciler.api.settings import ApiSettings, Credentials
-from reconciler.plan import Cascade
 
-__all__ = ["ApiSettings", "Cascade", "Credentials", "IonworksClient"]
+__all__ = ["ApiSettings", "CascadeCount", "Credentials", "IonworksClient"]

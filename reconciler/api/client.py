@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -14,9 +15,19 @@ from reconciler.api.responses import wrong_shape
 from reconciler.api.session import ApiSession, Params, Sleep, describe
 from reconciler.api.settings import ApiSettings
 from reconciler.errors import ApiError, RateLimitedError
-from reconciler.plan import Cascade
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CascadeCount:
+    """How many rows deleting a spec would take with it, as the API counts them."""
+
+    instances: int
+    batches: int
+    measurements: int
+
+
 #: Turns each listed record into what the caller keeps, page by page (see ``paginate``).
 View = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -286,7 +297,7 @@ class IonworksClient:
         )
         return response.status_code != 404
 
-    async def cascade(self, spec_id: str) -> Cascade:
+    async def cascade(self, spec_id: str) -> CascadeCount:
         """Counts of what a delete would remove; measurements are summed per instance (M1)."""
         spec_path = f"{SPECS}/{_segment(spec_id)}"
         instances = await self.paginate(
@@ -309,7 +320,7 @@ class IonworksClient:
                 ),
             ]
         )
-        return Cascade(instances=len(instances), batches=batches, measurements=sum(measurements))
+        return CascadeCount(len(instances), batches, sum(measurements))
 
     async def get_project(self, project_id: str) -> dict[str, Any]:
         return await self._record(
