@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.plan import FORMAT_VERSION, Change, Plan
+from reconciler.plan import Change, Plan
 
 #: Section order and titles, shared by the renderers.
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -67,13 +67,3 @@ class Drift:
             "in_sync_specs": list(self.plan.unchanged),
             "unmanaged": list(self.plan.unmanaged),
         }
-
-
-def drift_document(drifts: list[Drift]) -> dict[str, Any]:
-    """The JSON form of ``drift --format json``."""
-    return {
-        "format_version": FORMAT_VERSION,
-        "tool": "ionworks-apply",
-        "in_sync": all(d.in_sync for d in drifts),
-        "projects": [d.data for d in drifts],
-    }

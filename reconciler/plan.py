@@ -282,14 +282,21 @@ class _PlanFile:
     plans: tuple[Plan, ...]
 
 
-def plans_document(plans: list[Plan]) -> dict[str, Any]:
-    """The JSON document for one or more plans: the format of ``--format json`` and plan files."""
+def envelope(document: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The one JSON envelope of every document ionworks-apply writes (plan, drift report, apply
+    report): what it is, from which tool and version, in which format version."""
     return {
         "format_version": FORMAT_VERSION,
         "tool": "ionworks-apply",
         "tool_version": __version__,
-        "plans": [p.data for p in plans],
+        "document": document,
+        **payload,
     }
+
+
+def plans_document(plans: list[Plan]) -> dict[str, Any]:
+    """The JSON document for one or more plans: the format of ``--format json`` and plan files."""
+    return envelope("plan", {"plans": [p.data for p in plans]})
 
 
 def save_plans(plans: list[Plan], path: Path) -> None:
@@ -322,7 +329,11 @@ def load_plans(path: Path) -> list[Plan]:
         document = pydantic_core.from_json(text)
     except ValueError as exc:
         raise PlanFileError(f"{path} is not a plan file written by `plan --out` ({exc})") from None
-    if not isinstance(document, dict) or document.get("tool") != "ionworks-apply":
+    if (
+        not isinstance(document, dict)
+        or document.get("tool") != "ionworks-apply"
+        or document.get("document", "plan") != "plan"
+    ):
         raise PlanFileError(f"{path} is not a plan file written by `ionworks-apply plan --out`")
     if document.get("format_version") != FORMAT_VERSION:
         raise PlanFileError(

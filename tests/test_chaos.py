@@ -18,10 +18,10 @@ from helpers import Api, spec_doc, write_manifests
 from reconciler.api import ApiSettings, IonworksClient
 from reconciler.api.settings import Credentials
 from reconciler.applier import Applier, Reporter, check_fresh
+from reconciler.engine import load_targets, make_plan
 from reconciler.guards import GuardOptions
 from reconciler.plan import Change
 from reconciler.results import ApplyResult, Outcome
-from reconciler.runner import load_targets, make_plan
 from reconciler.sandbox.server import SandboxServer
 
 pytestmark = pytest.mark.chaos

@@ -24,10 +24,10 @@ from helpers import WRITE_METHODS, Api, CliResult, env_for, spec_doc, write_mani
 from reconciler.api import ApiSettings, IonworksClient
 from reconciler.api.settings import Credentials
 from reconciler.applier import Applier, check_fresh
+from reconciler.engine import load_targets, make_plan
 from reconciler.guards import GuardOptions
 from reconciler.plan import Change
 from reconciler.results import ApplyResult, Outcome
-from reconciler.runner import load_targets, make_plan
 from reconciler.sandbox.server import SandboxServer
 
 Cli = Callable[..., Any]

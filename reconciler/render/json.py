@@ -1,4 +1,5 @@
-"""The JSON plan: the stable contract CI reads, the same document ``plan --out`` saves.
+"""JSON: the stable contract CI reads, for plans (the document ``plan --out`` saves), drift
+reports and apply reports, each in the one envelope of ``reconciler.plan.envelope``.
 
 ``Plan.from_data`` of each entry under ``plans`` gives back the plan rendered.
 """
@@ -7,10 +8,32 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
-from reconciler.plan import Plan, plans_document
+from reconciler.drift import Drift
+from reconciler.plan import Plan, envelope, plans_document
+from reconciler.results import ApplyResult
 
 
-def render(plans: Sequence[Plan], *, color: bool = False) -> str:
+def plans(rendered: Sequence[Plan], *, color: bool = False) -> str:
     """``plans_document`` as indented JSON with sorted keys; ``color`` is ignored."""
-    return json.dumps(plans_document(list(plans)), indent=2, sort_keys=True, allow_nan=False)
+    return _dumps(plans_document(list(rendered)))
+
+
+def drift(drifts: Sequence[Drift]) -> str:
+    """The drift audit: ``in_sync`` overall, and per project its counts and differences."""
+    return _dumps(
+        envelope(
+            "drift",
+            {"in_sync": all(d.in_sync for d in drifts), "projects": [d.data for d in drifts]},
+        )
+    )
+
+
+def render_report(results: Sequence[ApplyResult]) -> str:
+    """The apply report (``apply --report``): every change, its outcome and spec id."""
+    return _dumps(envelope("apply-report", {"results": [r.data for r in results]}))
+
+
+def _dumps(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True, allow_nan=False)

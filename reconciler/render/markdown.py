@@ -1,4 +1,4 @@
-"""Plans as a GitHub pull-request comment.
+"""Markdown for GitHub: plans as a pull-request comment, the drift audit as an issue body.
 
 The first line is a hidden marker that workflows use to find and update their sticky comment.
 Deletes are shouted in a ``[!CAUTION]`` alert with what goes with them, blocked deletes get a
@@ -23,12 +23,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from reconciler.drift import SECTIONS, Drift
 from reconciler.plan import Change, Plan
 from reconciler.render.values import (
     cascade_text,
     clean,
     created_fields,
     display_url,
+    drift_summary,
     format_value,
     plural,
     status_notes,
@@ -36,6 +38,7 @@ from reconciler.render.values import (
 )
 
 MARKER = "<!-- ionworks-apply-plan -->"
+DRIFT_MARKER = "<!-- ionworks-apply-drift -->"
 MAX_COMMENT_CHARS = 65_536
 #: Our share, in UTF-8 bytes (never fewer than characters): room is left for a footer the plan
 #: workflow appends, under the 60,000-byte cut its sticky-comment script makes as a last resort.
@@ -124,17 +127,17 @@ class _Pieces:
         return self._lines[id(change)]
 
 
-def render(plans: Sequence[Plan], *, color: bool = False) -> str:
+def plans(rendered: Sequence[Plan], *, color: bool = False) -> str:
     """The comment, shortened to fit GitHub's limit when needed; ``color`` is ignored.
 
     A section, line or alert item takes at least ``_SMALLEST`` bytes, so no more of them than
     ``BUDGET // _SMALLEST`` can fit: the search never formats what could not be shown.
     """
     pieces = _Pieces()
-    changes = sum(len(p.writing_changes) for p in plans)
-    alerts = sum(_alert_items(p) for p in plans)
+    changes = sum(len(p.writing_changes) for p in rendered)
+    alerts = sum(_alert_items(p) for p in rendered)
     if changes * _SMALLEST["details"] <= BUDGET:
-        full = _document(plans, _Quota(None, None, None), pieces)
+        full = _document(rendered, _Quota(None, None, None), pieces)
         if _fits(full):
             return full
     stages: list[tuple[Callable[[int], _Quota], int]] = [
@@ -143,10 +146,10 @@ def render(plans: Sequence[Plan], *, color: bool = False) -> str:
         (lambda k: _Quota(0, 0, k), min(alerts, BUDGET // _SMALLEST["alerts"])),
     ]
     for make, most in stages:
-        found = _largest_fitting(plans, make, most, pieces)
+        found = _largest_fitting(rendered, make, most, pieces)
         if found is not None:
             return found
-    return _hard_cut(_document(plans, _Quota(0, 0, 0), pieces))
+    return _hard_cut(_document(rendered, _Quota(0, 0, 0), pieces))
 
 
 def _fits(text: str) -> bool:
@@ -365,3 +368,43 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     if len(rows) > MAX_ROWS:
         lines.append(f"\n… and {len(rows) - MAX_ROWS} more fields in the full plan.")
     return "\n".join(lines)
+
+
+def drift(drifts: Sequence[Drift]) -> str:
+    """The drift issue's body: a summary per project, a table of changed fields, lists of the
+    rest, and the unmanaged specs folded away. User text is code, as in plans."""
+    lines = [DRIFT_MARKER, "## Ionworks drift audit", ""]
+    for report in drifts:
+        plan = report.plan
+        lines += [f"### Project {code(plan.project_id)} ({code(plan.manifests_dir)})", ""]
+        lines += [f"**{md(drift_summary(report))}**", ""]
+        for kind, title in SECTIONS:
+            changes = report.section(kind)
+            if not changes:
+                continue
+            lines += [f"#### {md(title[0].upper() + title[1:])}", ""]
+            if kind != "update":
+                lines += [f"- {code(c.name)}" for c in changes] + [""]
+                continue
+            rows = [
+                [
+                    code(c.name, in_table=True),
+                    code(d.path, in_table=True),
+                    _cell(d.before),
+                    _cell(d.after),
+                ]
+                for c in changes
+                for d in c.details
+            ]
+            lines += [_table(["Spec", "Field", "Live", "Manifest"], rows), ""]
+        if plan.unmanaged:
+            lines += [
+                f"<details><summary>{len(plan.unmanaged)} unmanaged specs (no ownership "
+                "marker, left alone)</summary>",
+                "",
+                *(f"- {code(name)}" for name in plan.unmanaged),
+                "",
+                "</details>",
+                "",
+            ]
+    return "\n".join(lines).rstrip("\n")

@@ -1,7 +1,9 @@
-"""Terraform-like terminal output of plans: one block per change, a summary line per plan.
+"""Terminal and log text: Terraform-like plans (one block per change, a summary line per plan)
+and the drift audit.
 
 Colour only when asked (``color=True``): green creates, yellow renames/adopts/updates, red
-deletes. Without it the output is plain ASCII-safe text fit for logs and golden files.
+deletes. Without it the output is plain ASCII-safe text fit for logs and golden files. Every
+user-provided string goes through ``values.clean`` (or ``values.quote``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Sequence
 
 import click
 
+from reconciler.drift import SECTIONS, Drift
 from reconciler.plan import Change, Plan
 from reconciler.render.values import (
     blocked_note,
@@ -17,6 +20,7 @@ from reconciler.render.values import (
     clean,
     created_fields,
     display_url,
+    drift_summary,
     format_value,
     orphan_reason,
     quote,
@@ -43,11 +47,11 @@ _HEAD_INDENT = "  "
 _BODY_INDENT = "       "
 
 
-def render(plans: Sequence[Plan], *, color: bool = False) -> str:
+def plans(rendered: Sequence[Plan], *, color: bool = False) -> str:
     """The plans as terminal text, without a trailing newline."""
-    if not plans:
+    if not rendered:
         return "No projects to plan."
-    return "\n\n".join(_plan(plan, color) for plan in plans)
+    return "\n\n".join(_plan(plan, color) for plan in rendered)
 
 
 def _plan(plan: Plan, color: bool) -> str:
@@ -105,3 +109,36 @@ def _body(change: Change, plan: Plan) -> list[str]:
     if change.kind == "update" and not change.details:
         lines.append("fields: " + ", ".join(clean(f) for f in change.fields))
     return lines
+
+
+def drift(drifts: Sequence[Drift]) -> str:
+    """The drift audit: per project, each section of drift and the unmanaged specs."""
+    return "\n\n".join(_drift(d) for d in drifts)
+
+
+def _drift(drift: Drift) -> str:
+    plan = drift.plan
+    lines = [
+        f"Drift audit of project {clean(plan.project_id)} (owner {clean(plan.owner)})",
+        f"  manifests: {clean(plan.manifests_dir)}",
+    ]
+    for kind, title in SECTIONS:
+        changes = drift.section(kind)
+        if not changes:
+            continue
+        lines.append(f"  {title}:")
+        for change in changes:
+            where = f"  ({clean(change.source)})" if change.source else ""
+            lines.append(f"    {clean(change.name)}{where}")
+            if change.previous_name:
+                lines.append(f"      still named {clean(change.previous_name)}")
+            for detail in change.details:
+                lines.append(
+                    f"      {clean(detail.path)}: live {format_value(detail.before)}, "
+                    f"manifest {format_value(detail.after)}"
+                )
+    if plan.unmanaged:
+        lines.append(f"  unmanaged (no ownership marker, left alone): {len(plan.unmanaged)}")
+        lines.extend(f"    {clean(name)}" for name in plan.unmanaged)
+    lines.append(drift_summary(drift))
+    return "\n".join(lines)

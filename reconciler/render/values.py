@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from reconciler.drift import SECTIONS, Drift
 from reconciler.ownership import MARKER_KEY
 from reconciler.plan import Cascade, Change, Plan
 
@@ -265,3 +266,12 @@ def display_url(url: str) -> str:
     if port is not None:
         netloc += f":{port}"
     return clean(urlunsplit((parts.scheme, netloc, parts.path, "", "")))
+
+
+def drift_summary(drift: Drift) -> str:
+    """``In sync: 12 specs match the manifests.`` or ``Drift: 1 changed live, 1 orphaned.``"""
+    if drift.in_sync:
+        return f"In sync: {plural(len(drift.plan.unchanged), 'spec')} match the manifests."
+    counts = drift.counts()
+    parts = [f"{counts[kind]} {title.split(' (')[0]}" for kind, title in SECTIONS if counts[kind]]
+    return "Drift: " + ", ".join(parts) + "."

@@ -31,10 +31,10 @@ from bench_plan import MARKER, SPECS, Sandbox, populate, run_cli, spec_body, wri
 
 from reconciler.api import ApiSettings, Credentials, IonworksClient
 from reconciler.applier import Applier, check_fresh
+from reconciler.engine import load_targets, make_plan
 from reconciler.guards import GuardOptions
 from reconciler.plan import Change
 from reconciler.results import Outcome
-from reconciler.runner import load_targets, make_plan
 
 
 def create_bodies(count: int, project_id: str) -> list[dict[str, Any]]:

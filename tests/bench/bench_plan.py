@@ -44,7 +44,7 @@ import httpx
 from ruamel.yaml import YAML
 from ruamel.yaml.cyaml import CSafeLoader
 
-from reconciler import guards, normalise, planner, render, runner
+from reconciler import engine, guards, normalise, planner, render
 from reconciler.api import ApiSettings, Credentials, IonworksClient
 from reconciler.cli import main as cli_main
 from reconciler.sandbox.db import Database
@@ -55,7 +55,7 @@ MARKER = f"ionworks-apply/{OWNER}"
 SPECS = "/cell_specifications"
 PAGE = 100
 IDLE_IMPORTS = (
-    "import pint, reconciler.cli, reconciler.api, reconciler.runner, reconciler.planner, "
+    "import pint, reconciler.cli, reconciler.api, reconciler.engine, reconciler.planner, "
     "reconciler.manifests, reconciler.render, reconciler.guards"
 )
 
@@ -291,10 +291,10 @@ def check_count(rows: Any, expected: int) -> None:
 
 
 def breakdown(sandbox: Sandbox, manifests: Path, concurrency: int) -> dict[str, float]:
-    """Where ``plan``'s time goes: the stages of ``runner.make_plan``, timed one by one."""
+    """Where ``plan``'s time goes: the stages of ``engine.make_plan``, timed one by one."""
     times: dict[str, float] = {}
     started = time.perf_counter()
-    (target,) = runner.load_targets([manifests], None)
+    (target,) = engine.load_targets([manifests], None)
     times["load"] = time.perf_counter() - started
     settings = ApiSettings(
         base_url=sandbox.url,
@@ -307,11 +307,11 @@ def breakdown(sandbox: Sandbox, manifests: Path, concurrency: int) -> dict[str, 
             return await client.list_specs(target.project_id, view=normalise.live_view)
 
     started = time.perf_counter()
-    with runner.fewer_collections():
+    with engine.fewer_collections():
         live = asyncio.run(fetch())
     times["fetch"] = time.perf_counter() - started
     started = time.perf_counter()
-    with runner.fewer_collections():
+    with engine.fewer_collections():
         plan = planner.build_plan(
             target.manifests,
             live,

@@ -1,0 +1,179 @@
+"""The ``ionworks-apply`` command group, its global options, and the one place where errors
+become messages and exit codes.
+
+Commands return their exit code. Known errors (``IonworksApplyError``) print ``Error: ...``
+lines and exit with their class's code (``reconciler.errors``); anything else is a bug and exits
+4 with a hint; Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import NoReturn
+
+import click
+
+from reconciler import __version__
+from reconciler.cli import commands, terminal
+from reconciler.cli.commands import GlobalOptions
+from reconciler.engine import INTERRUPTED_MESSAGE, Connection, interrupt_once
+from reconciler.errors import (
+    EXIT_ERROR,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    IonworksApplyError,
+    ManifestError,
+)
+
+DEFAULT_SANDBOX_DIR = ".ionworks-sandbox"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="ionworks-apply")
+@click.option("--api-url", envvar="IONWORKS_API_URL", help="Ionworks API base URL.")
+@click.option("--api-key", help="API key, sent as X-API-Key [env: IONWORKS_API_KEY].")
+@click.option("--token", help="Bearer token; wins over a key [env: IONWORKS_API_TOKEN].")
+@click.option("--project", envvar="IONWORKS_PROJECT_ID", help="Default project id.")
+@click.option("--org", envvar="IONWORKS_ORGANIZATION_ID", help="Organization id header.")
+@click.option(
+    "--concurrency", type=click.IntRange(1, 64), help="Requests in flight at once [default: 8]."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 600),
+    help="Seconds to wait for each API response [default: 10].",
+)
+@click.option(
+    "--sandbox",
+    "sandbox_dir",
+    default=None,
+    metavar="[STATE_DIR]",
+    help=f"Run against an embedded local sandbox (state in {DEFAULT_SANDBOX_DIR}/).",
+)
+@click.option("--color/--no-color", default=None, help="Colour output [default: on a terminal].")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for every request).")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    api_url: str | None,
+    api_key: str | None,
+    token: str | None,
+    project: str | None,
+    org: str | None,
+    concurrency: int | None,
+    timeout: float | None,
+    sandbox_dir: str | None,
+    color: bool | None,
+    verbose: int,
+) -> None:
+    """Plan and apply Ionworks cell specifications from YAML manifests."""
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    connection = Connection(
+        api_url=api_url,
+        api_key=api_key,
+        token=token,
+        project=project,
+        org=org,
+        concurrency=concurrency,
+        timeout=timeout,
+        sandbox_dir=sandbox_dir,
+    )
+    ctx.obj = GlobalOptions(connection, sys.stdout.isatty() if color is None else color)
+    ctx.call_on_close(connection.close)
+
+
+for _command in commands.COMMANDS:
+    cli.add_command(_command)
+
+
+def _attach_sandbox_commands() -> None:
+    try:
+        from reconciler.sandbox.cli import sandbox
+    except ImportError:  # pragma: no cover - the sandbox ships with the package
+        return
+    cli.add_command(sandbox)
+
+
+_attach_sandbox_commands()
+
+
+def _bare_sandbox(args: list[str]) -> list[str]:
+    """``--sandbox`` followed by a command (or nothing) means the default state directory.
+
+    click would take the command name as the option's value, so the bare form is spelled out.
+    """
+    result = list(args)
+    for index, arg in enumerate(result):
+        following = result[index + 1] if index + 1 < len(result) else None
+        if arg == "--sandbox" and (
+            following is None or following in cli.commands or following.startswith("-")
+        ):
+            result[index] = f"--sandbox={DEFAULT_SANDBOX_DIR}"
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Console entry point; a second Ctrl-C always ends the process at once (exit 130)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, interrupt_once)
+    code = run(list(sys.argv[1:] if argv is None else argv))
+    if code == EXIT_INTERRUPTED:
+        # Leave now: interpreter shutdown puts SIGINT back to its default, so a second Ctrl-C
+        # in that window would end the process by the signal instead of with exit code 130.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def run(args: list[str]) -> int:
+    """Run one command; every way it can end becomes an exit code here, and only here."""
+    try:
+        code = cli.main(args=_bare_sandbox(args), prog_name="ionworks-apply", standalone_mode=False)
+    except BaseException as exc:
+        return exit_code_for(exc)
+    return code if isinstance(code, int) else EXIT_OK
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """Say what went wrong (in one ``Error:`` line where possible) and choose the exit code."""
+    if isinstance(exc, ManifestError):
+        github = os.environ.get("GITHUB_ACTIONS") == "true"
+        for problem in exc.problems:
+            terminal.echo(str(problem), err=True)
+            if github:
+                click.echo(terminal.annotation(problem))
+        terminal.error([exc.message])
+        return exc.exit_code
+    if isinstance(exc, IonworksApplyError):
+        terminal.error(exc.lines())
+        return exc.exit_code
+    if isinstance(exc, click.exceptions.Exit):
+        return exc.exit_code
+    if isinstance(exc, click.ClickException):
+        terminal.error([exc.format_message()])
+        return EXIT_ERROR
+    if isinstance(exc, KeyboardInterrupt | click.exceptions.Abort):
+        click.echo(INTERRUPTED_MESSAGE, err=True)
+        return EXIT_INTERRUPTED
+    if isinstance(exc, SystemExit):
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
+    terminal.echo(f"Internal error: {type(exc).__name__}: {exc}", err=True)
+    click.echo(
+        "This is a bug in ionworks-apply; please report it with the command you ran "
+        "(run with -vv for details).",
+        err=True,
+    )
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        logging.getLogger("reconciler").error("internal error", exc_info=exc)
+    return EXIT_INTERNAL

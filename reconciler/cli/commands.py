@@ -1,0 +1,323 @@
+"""The commands: each parses its flags, calls the engine, renders, and returns its exit code.
+
+Nothing here talks to the API or decides anything about specs; see ``reconciler.engine``.
+Heavy modules are imported inside each command, so ``--help`` and ``validate`` stay quick.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from reconciler.cli import terminal
+from reconciler.engine import Connection
+from reconciler.errors import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_OK,
+    ApplyFailedError,
+    GuardError,
+    ManifestError,
+    UsageError,
+)
+from reconciler.results import ApplyResult
+
+DEFAULT_DIR = "manifests"
+
+
+@dataclass
+class GlobalOptions:
+    """What every command may use: where the API is (lazily resolved) and whether to colour."""
+
+    connection: Connection
+    color: bool
+
+
+pass_options = click.make_pass_decorator(GlobalOptions)
+
+FORMAT_OPTION = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+
+
+def _directories(values: Sequence[str]) -> list[Path]:
+    paths = [Path(v) for v in values] or [Path(DEFAULT_DIR)]
+    for path in paths:
+        if not path.is_dir():
+            raise UsageError(f"{path} is not a directory of manifests")
+    return paths
+
+
+@click.command()
+@click.argument("directories", nargs=-1, type=click.Path(file_okay=False))
+def validate(directories: tuple[str, ...]) -> int:
+    """Check manifests offline: one line per problem, exit 1 if any."""
+    from reconciler.manifests import load_manifests
+
+    count = 0
+    problems = []
+    for directory in _directories(directories):
+        try:
+            manifest_set = load_manifests(directory)
+        except ManifestError as exc:
+            problems.extend(exc.problems)
+            continue
+        for warning in manifest_set.warnings:
+            terminal.echo(str(warning), err=True)
+        count += len(manifest_set.specs)
+    if problems:
+        raise ManifestError(problems)
+    click.echo(f"{count} cell specification(s) valid.")
+    return EXIT_OK
+
+
+@click.command()
+def schema() -> int:
+    """Print the JSON Schema of a cell-spec manifest (for editors)."""
+    from reconciler.schema import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+@click.command()
+@click.argument("directories", nargs=-1, type=click.Path(file_okay=False))
+@click.option("--prune", is_flag=True, help="Plan deletes of owned specs with no manifest.")
+@FORMAT_OPTION
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan for apply.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
+)
+@pass_options
+def plan(
+    options: GlobalOptions,
+    directories: tuple[str, ...],
+    prune: bool,
+    fmt: str,
+    out: str | None,
+    detailed_exitcode: bool,
+) -> int:
+    """Show what apply would change, without changing anything."""
+    from reconciler.engine import plan_directories
+    from reconciler.guards import GuardOptions
+    from reconciler.plan import save_plans
+    from reconciler.render import render
+
+    plans = plan_directories(
+        options.connection, _directories(directories), prune=prune, options=GuardOptions()
+    )
+    click.echo(render(plans, fmt, color=options.color).rstrip("\n"))
+    if out:
+        save_plans(plans, Path(out))
+        terminal.echo(f"Plan saved to {out}; apply it with: ionworks-apply apply {out}", err=True)
+    if detailed_exitcode and any(p.has_changes for p in plans):
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+@click.command()
+@click.argument("targets", nargs=-1, type=click.Path())
+@click.option("--yes", "--auto-approve", "yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--prune", is_flag=True, help="Delete owned specs that have no manifest.")
+@click.option("--allow-cascade", is_flag=True, help="Allow deletes that take instances along.")
+@click.option("--allow-empty", is_flag=True, help="Allow pruning when no manifest is left.")
+@click.option("--report", "report", type=click.Path(dir_okay=False), help="Write a JSON report.")
+@pass_options
+def apply(
+    options: GlobalOptions,
+    targets: tuple[str, ...],
+    yes: bool,
+    prune: bool,
+    allow_cascade: bool,
+    allow_empty: bool,
+    report: str | None,
+) -> int:
+    """Create, update and (with --prune) delete specs so Ionworks matches the manifests."""
+    from reconciler.engine import apply_plans, plan_directories, plan_saved
+    from reconciler.guards import GuardOptions
+    from reconciler.render import render
+
+    guard_options = GuardOptions(allow_cascade=allow_cascade, allow_empty=allow_empty)
+    report_path = Path(report) if report else None
+    if report_path:
+        _check_report_path(report_path)
+    connection = options.connection
+    if len(targets) == 1 and Path(targets[0]).is_file():
+        if prune:
+            raise UsageError("--prune does not apply to a saved plan: make a new plan with --prune")
+        plans, already = plan_saved(connection, Path(targets[0]), guard_options)
+    else:
+        plans = plan_directories(
+            connection, _directories(targets), prune=prune, options=guard_options
+        )
+        already = [[] for _ in plans]
+    click.echo(render(plans, "text", color=options.color).rstrip("\n"))
+    if not any(p.has_changes for p in plans):
+        results = [ApplyResult(p, outcomes=done) for p, done in zip(plans, already, strict=True)]
+        if any(already):
+            _summarise(results)
+            click.echo("This plan was already applied; nothing was written.")
+        return _finish(results, report_path)
+    interactive = terminal.interactive()
+    if not yes:
+        if not interactive:
+            raise UsageError(
+                "refusing to apply without confirmation: there is no terminal to ask on. "
+                "Review the plan above and pass --yes to apply it."
+            )
+        if not terminal.confirm_apply():
+            click.echo("Apply cancelled; nothing was written.")
+            return EXIT_ERROR
+    confirm = terminal.confirm_cascade if interactive and not allow_cascade else None
+    with terminal.reporter(options.color) as reporter:
+        results = apply_plans(
+            connection, plans, reporter=reporter, confirm_cascade=confirm, already=already
+        )
+    _summarise(results)
+    return _finish(results, report_path)
+
+
+def _summarise(results: Sequence[ApplyResult]) -> None:
+    for result in results:
+        counts = result.counts()
+        blocked = f", {counts['blocked']} blocked" if counts["blocked"] else ""
+        click.echo(
+            f"Apply complete: {counts['applied']} applied, {counts['already']} already done, "
+            f"{counts['failed']} failed, {counts['skipped']} skipped{blocked}."
+        )
+        for problem in result.not_converged:
+            terminal.echo(f"  not converged: {problem}", err=True)
+
+
+def _finish(results: Sequence[ApplyResult], report: Path | None) -> int:
+    """Write the report, then the exit code: 3 for a delete refused at the last moment, 1 for
+    a failure (or a report that could not be written), else 0."""
+    unwritten = _write_report(report, results) if report else None
+    refused = [o for r in results for o in r.blocked]
+    if refused:
+        raise GuardError(
+            f"{len(refused)} delete(s) refused by the re-check just before deleting; "
+            "the other changes were applied",
+            blocked=[f'DELETE "{o.change.name}" blocked: {o.message}' for o in refused]
+            + ([unwritten] if unwritten else []),
+        )
+    if any(not r.ok for r in results):
+        stuck = any(not o.converges_on_rerun for r in results for o in r.failed)
+        advice = (
+            "Some need you to act first (see each one above)."
+            if stuck
+            else "Fix the cause and run apply again: it converges."
+        )
+        raise ApplyFailedError(
+            "some changes did not apply or could not be verified (see above). "
+            + advice
+            + (f" Also: {unwritten}" if unwritten else "")
+        )
+    if unwritten:
+        raise ApplyFailedError(unwritten)
+    return EXIT_OK
+
+
+def _check_report_path(path: Path) -> None:
+    """Refuse a report that could not be written, before anything is: after the writes it is
+    too late to say so."""
+    parent = path.parent if str(path.parent) else Path(".")
+    problem = None
+    if path.is_dir():
+        problem = "it is a directory"
+    elif not parent.is_dir():
+        problem = f"{parent} is not a directory"
+    elif not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        problem = "it is not writable"
+    if problem:
+        raise UsageError(f"cannot write the report to {path}: {problem}; nothing was applied")
+
+
+def _write_report(path: Path, results: Sequence[ApplyResult]) -> str | None:
+    """Write the apply report; what went wrong if it could not be (after the writes, a failure
+    is reported with the summary and a non-zero exit, never as an internal error)."""
+    from reconciler.render.json import render_report
+
+    try:
+        path.write_text(render_report(results) + "\n", encoding="utf-8")
+    except OSError as exc:
+        return f"the report could not be written to {path}: {exc.strerror or exc}"
+    return None
+
+
+@click.command()
+@click.argument("directories", nargs=-1, type=click.Path(file_okay=False))
+@FORMAT_OPTION
+@pass_options
+def drift(options: GlobalOptions, directories: tuple[str, ...], fmt: str) -> int:
+    """Audit drift read-only: exit 0 in sync, 2 drift found, 1 error."""
+    from reconciler.drift import Drift
+    from reconciler.engine import plan_directories
+    from reconciler.guards import GuardOptions
+    from reconciler.render import render_drift
+
+    plans = plan_directories(
+        options.connection,
+        _directories(directories),
+        prune=False,
+        options=GuardOptions(),
+        use_config_prune=False,
+    )
+    drifts = [Drift(p) for p in plans]
+    click.echo(render_drift(drifts, fmt))
+    return EXIT_OK if all(d.in_sync for d in drifts) else EXIT_CHANGES
+
+
+@click.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=DEFAULT_DIR,
+    show_default=True,
+    help="Directory to write manifests into.",
+)
+@click.option("--name", "pattern", default="*", show_default=True, help="Only names matching.")
+@click.option("--owner", default="default", show_default=True, help="Whose managed specs.")
+@click.option("--include-unmanaged", is_flag=True, help="Also specs without an ownership marker.")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@pass_options
+def export(
+    options: GlobalOptions,
+    out_dir: str,
+    pattern: str,
+    owner: str,
+    include_unmanaged: bool,
+    force: bool,
+) -> int:
+    """Write live specs as manifests (one file each), to adopt ionworks-apply on a project."""
+    from reconciler.config import ProjectConfig
+    from reconciler.engine import fetch_specs
+    from reconciler.export import select, write_export
+
+    try:
+        marker = ProjectConfig(owner=owner).marker
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise UsageError(
+            f"--owner {owner!r} is not a valid owner: use 1-64 letters, digits, '.', '_' or '-'"
+        ) from exc
+    _, live = fetch_specs(options.connection)
+    records = select(live, marker=marker, pattern=pattern, include_unmanaged=include_unmanaged)
+    files = write_export(records, Path(out_dir), force=force)
+    for exported in files:
+        terminal.echo(f"wrote {exported.path}  ({exported.name})")
+    click.echo(f"Exported {len(files)} cell specification(s) to {out_dir}.")
+    return EXIT_OK
+
+
+COMMANDS = (validate, schema, plan, apply, drift, export)

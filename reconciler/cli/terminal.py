@@ -1,0 +1,152 @@
+"""What talks to a terminal or a CI log: one escaping policy, progress, prompts, annotations.
+
+Spec names, file paths and API messages are other people's text. A name holding ``ESC[2J``
+would clear the screen; a file name holding a line break followed by ``::warning ...`` would
+inject a workflow command into a GitHub log. So every line printed here goes through ``safe``
+(control, format and separator characters become visible escapes, so one logical line stays
+one printed line) before any colour of ours is added, and GitHub annotations escape their data
+and properties as GitHub documents.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from reconciler.errors import Problem
+from reconciler.plan import Cascade, Change
+from reconciler.render.values import clean
+from reconciler.results import Outcome
+
+
+def safe(text: str) -> str:
+    """``text`` as one printable line: control characters and line breaks shown as escapes."""
+    return clean(text)
+
+
+def echo(text: str, *, err: bool = False, fg: str | None = None, color: bool = False) -> None:
+    """Print one line of possibly foreign text, escaped, optionally coloured (ours only)."""
+    shown = safe(text)
+    click.echo(click.style(shown, fg=fg, bold=True) if color and fg else shown, err=err)
+
+
+def error(lines: Sequence[str]) -> None:
+    """``Error: <first line>`` and the rest indented as given, on stderr, each escaped."""
+    first, *rest = lines
+    echo(f"Error: {first}", err=True)
+    for line in rest:
+        echo(line, err=True)
+
+
+def cascade_words(cascade: Cascade | None) -> str:
+    return cascade.describe() if cascade else "an uncounted cascade"
+
+
+class LineReporter:
+    """One line per change: readable in CI logs."""
+
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def cascade_warning(self, change: Change) -> None:
+        echo(
+            f'DELETE "{change.name}": also deletes {cascade_words(change.cascade)}',
+            fg="red",
+            color=self.color,
+        )
+
+    def begin(self, total: int) -> None:
+        click.echo(f"Applying {total} change(s)...")
+
+    def done(self, outcome: Outcome) -> None:
+        text = f"  {outcome.status:8} {outcome.change.kind:7} {outcome.change.name}"
+        if outcome.status in ("failed", "blocked") or outcome.restored:
+            text += f": {outcome.message}"
+        echo(text)
+
+
+class BarReporter(LineReporter):
+    """A progress bar on a terminal; failures still get their own line."""
+
+    def __init__(self, color: bool) -> None:
+        super().__init__(color)
+        self.bar: Any = None
+
+    def begin(self, total: int) -> None:
+        self.bar = click.progressbar(length=total, label="Applying", file=sys.stderr)
+        self.bar.__enter__()
+
+    def done(self, outcome: Outcome) -> None:
+        if outcome.status in ("failed", "blocked") or outcome.restored:
+            click.echo("", err=True)
+            echo(
+                f"  {outcome.status} {outcome.change.kind} {outcome.change.name}: "
+                f"{outcome.message}",
+                err=True,
+            )
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@contextmanager
+def reporter(color: bool) -> Iterator[LineReporter]:
+    """A progress bar when stderr is a terminal, else one line per change."""
+    if not sys.stderr.isatty():
+        yield LineReporter(color)
+        return
+    bar = BarReporter(color)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def confirm_apply() -> bool:
+    """Ask before writing; only the word ``yes`` agrees."""
+    answer: str = click.prompt("Apply these changes? Only 'yes' is accepted", default="")
+    return answer.strip() == "yes"
+
+
+def confirm_cascade(change: Change) -> bool:
+    """Lift a cascade block by typing the spec's name: the one guard a person may lift here."""
+    echo(
+        f'DELETE "{change.name}" would also delete {cascade_words(change.cascade)}.',
+        fg="red",
+        color=True,
+    )
+    typed: str = click.prompt(
+        f"Type the spec's name ({safe(change.name)}) to delete it", default=""
+    )
+    return typed == change.name
+
+
+def annotation(problem: Problem) -> str:
+    """A GitHub ``::error``/``::warning`` workflow command for one manifest problem."""
+    where = problem.location
+    level = "warning" if problem.severity == "warning" else "error"
+    file = _property(safe(where.path))
+    return (
+        f"::{level} file={file},line={where.line},col={where.col}::{_data(safe(problem.message))}"
+    )
+
+
+def _data(text: str) -> str:
+    """Escape a workflow command's message as GitHub's toolkit does (``%``, CR, LF)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _property(text: str) -> str:
+    """Escape a workflow command property (also ``:`` and ``,``, which end one)."""
+    return _data(text).replace(":", "%3A").replace(",", "%2C")

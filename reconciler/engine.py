@@ -1,0 +1,416 @@
+"""The engine: what each command does between parsing its flags and printing its result.
+
+The click layer (``reconciler.cli``) parses and renders; the engine owns the rest, behind
+synchronous entry points: the event loop (``run``, where Ctrl-C is handled), the API client's
+lifetime, the embedded sandbox, garbage-collector tuning, loading manifests directories,
+fetching and planning them with their cascades counted, re-deriving saved plans, and applying.
+It prints nothing: progress goes to a ``Reporter`` and confirmations to callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import secrets
+import signal
+import sys
+import threading
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from reconciler import guards, normalise
+from reconciler.api import ApiSettings, IonworksClient
+from reconciler.applier import Applier, Reporter, check_fresh, count_cascade
+from reconciler.errors import ConfigError, PlanFileError, StalePlanError, UsageError
+from reconciler.manifests import ManifestSet, load_manifests
+from reconciler.plan import Plan, load_plans
+from reconciler.planner import build_plan
+from reconciler.results import ApplyResult, Outcome
+from reconciler.reviewed import check_reviewed
+
+if TYPE_CHECKING:
+    from reconciler.sandbox.server import SandboxServer
+
+T = TypeVar("T")
+
+#: Seconds the work may take to stop after the first Ctrl-C before the process ends anyway.
+INTERRUPT_GRACE = 3.0
+INTERRUPTED_MESSAGE = "\nInterrupted; a re-run converges."
+
+
+# -- the event loop ----------------------------------------------------------------------------
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on a new event loop; Ctrl-C stops it at once and never hangs.
+
+    The first Ctrl-C cancels the work, so no new request starts (one already sent may still
+    land: a re-run converges), and raises KeyboardInterrupt once it has unwound. If it has not
+    within ``INTERRUPT_GRACE`` seconds, or on a second Ctrl-C, the process ends there and then
+    with exit code 130: nothing a stuck request or a slow server does can hold it.
+    """
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(coro)
+    interrupts = 0
+
+    def interrupted() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts > 1:
+            _exit_now()
+        task.cancel()
+        loop.call_later(INTERRUPT_GRACE, _exit_now)
+
+    previous = _take_sigint(loop, interrupted)
+    try:
+        return loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        if interrupts:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        _close(loop)
+        if previous is not None:
+            signal.signal(signal.SIGINT, exit_on_signal if interrupts else previous)
+
+
+def _take_sigint(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]) -> Any:
+    """Route SIGINT to ``handler`` on ``loop`` (main thread only); the handler to restore."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.getsignal(signal.SIGINT)
+    loop.add_signal_handler(signal.SIGINT, handler)
+    return previous
+
+
+def _close(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left (with the grace timer still armed), then close the loop."""
+    leftovers = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for leftover in leftovers:
+        leftover.cancel()
+    if leftovers:
+        loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    if threading.current_thread() is threading.main_thread():
+        loop.remove_signal_handler(signal.SIGINT)
+    loop.close()
+
+
+def _exit_now() -> None:
+    print(INTERRUPTED_MESSAGE, file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(130)
+
+
+def exit_on_signal(signum: int, frame: object) -> None:
+    """A signal handler for after the first Ctrl-C: the next one ends the process at once."""
+    _exit_now()
+
+
+def interrupt_once(signum: int, frame: object) -> None:
+    """The process's SIGINT handler: the first Ctrl-C unwinds (KeyboardInterrupt, exit 130,
+    one message); any further one ends the process at once, whatever it is doing."""
+    signal.signal(signal.SIGINT, exit_on_signal)
+    raise KeyboardInterrupt
+
+
+class _RareCollections:
+    """Run the garbage collector rarely while manifests and live specs are turned into trees,
+    and while apply writes.
+
+    Loading and planning 10,000 specs builds millions of small, acyclic dicts that all survive,
+    so the collector keeps re-scanning a growing heap for nothing: 15-20 % of a large plan (mypy
+    raises its threshold for the same reason); apply's answers and records are the same. The
+    threshold comes back when the last user leaves; plans of several directories overlap.
+    """
+
+    #: First-generation threshold meanwhile (CPython's default is 700).
+    THRESHOLD = 100_000
+
+    def __init__(self) -> None:
+        self.users = 0
+        self.saved = gc.get_threshold()
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        if self.users == 0:
+            self.saved = gc.get_threshold()
+            gc.set_threshold(max(self.THRESHOLD, self.saved[0]), *self.saved[1:])
+        self.users += 1
+        try:
+            yield
+        finally:
+            self.users -= 1
+            if self.users == 0:
+                gc.set_threshold(*self.saved)
+
+
+fewer_collections = _RareCollections()
+
+
+# -- where to talk to ---------------------------------------------------------------------------
+
+
+@dataclass
+class Connection:
+    """The global options, resolved lazily into API settings (validate and schema need none).
+
+    With ``sandbox_dir`` set, the first use starts the local sandbox in this process on an
+    ephemeral loopback port with a one-off key; ``close`` stops it.
+    """
+
+    api_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    project: str | None = None
+    org: str | None = None
+    concurrency: int | None = None
+    timeout: float | None = None
+    sandbox_dir: str | None = None
+    _stack: ExitStack = field(default_factory=ExitStack, repr=False)
+    _settings: ApiSettings | None = field(default=None, repr=False)
+
+    def settings(self) -> ApiSettings:
+        """ApiSettings from flags and IONWORKS_* variables, or from the embedded sandbox."""
+        if self._settings is None:
+            overrides: dict[str, Any] = {
+                "base_url": self.api_url,
+                "api_key": self.api_key,
+                "token": self.token,
+                "project_id": self.project,
+                "organization_id": self.org,
+                "concurrency": self.concurrency,
+                "timeout": self.timeout,
+            }
+            if self.sandbox_dir is not None:
+                server = self._stack.enter_context(_embedded_sandbox(Path(self.sandbox_dir)))
+                overrides.update(
+                    base_url=server.url,
+                    api_key=server.api_key,
+                    token=None,
+                    project_id=self.project or server.project_id,
+                )
+                self._settings = ApiSettings.from_env({}, **overrides)
+            else:
+                self._settings = ApiSettings.from_env(**overrides)
+        return self._settings
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+@contextmanager
+def _embedded_sandbox(state_dir: Path) -> Iterator[SandboxServer]:
+    """The local sandbox in this process on an ephemeral loopback port, with a one-off key."""
+    try:
+        from reconciler.sandbox.server import SandboxServer, SandboxSettings
+    except ImportError as exc:
+        raise UsageError(
+            "--sandbox needs the sandbox extra: pip install 'ionworks-apply[sandbox]'"
+        ) from exc
+    state_dir.mkdir(parents=True, exist_ok=True)
+    settings = SandboxSettings(db_path=state_dir / "sandbox.db", api_key=secrets.token_hex(16))
+    server = SandboxServer(settings)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# -- planning -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """One manifests directory and the project it reconciles."""
+
+    directory: Path
+    manifests: ManifestSet
+    project_id: str
+
+
+def load_targets(directories: Sequence[Path], default_project: str | None) -> list[Target]:
+    """Load every directory; each names its project in its config or takes the default."""
+    targets: list[Target] = []
+    seen: dict[tuple[str, str], Path] = {}
+    for directory in directories:
+        with fewer_collections():
+            manifests = load_manifests(directory)
+        project_id = manifests.config.project_id or default_project
+        if not project_id:
+            raise ConfigError(
+                f"no project for {directory}: set `project_id` in its ionworks-apply.yaml, "
+                "pass --project, or set IONWORKS_PROJECT_ID"
+            )
+        key = (project_id, manifests.config.owner)
+        if key in seen:
+            raise ConfigError(
+                f"{seen[key]} and {directory} both manage project {project_id} as owner "
+                f"'{key[1]}'; each would prune the other's specs. Give them different owners."
+            )
+        seen[key] = directory
+        targets.append(Target(directory, manifests, project_id))
+    return targets
+
+
+async def make_plan(
+    client: IonworksClient,
+    target: Target,
+    *,
+    api_url: str,
+    prune: bool,
+    options: guards.GuardOptions,
+    use_config_prune: bool = True,
+) -> Plan:
+    """Fetch the project's specs, diff them against the manifests, count cascades, run guards."""
+    config = target.manifests.config
+    with fewer_collections():
+        live = await client.list_specs(target.project_id, full=True, view=normalise.live_view)
+        plan = build_plan(
+            target.manifests,
+            live,
+            project_id=target.project_id,
+            api_url=api_url,
+            manifests_dir=str(target.directory),
+            prune=prune or (use_config_prune and config.prune),
+        )
+    plan = await with_cascades(client, plan)
+    return guards.evaluate(plan, config, options, desired_count=len(target.manifests.specs))
+
+
+async def with_cascades(client: IonworksClient, plan: Plan) -> Plan:
+    """Count what each planned delete would take with it (only deletes pay for this)."""
+    deletes = [c for c in plan.changes if c.kind == "delete" and c.spec_id]
+    counts = await asyncio.gather(*(count_cascade(client, c.spec_id or "") for c in deletes))
+    by_id = {change.spec_id: count for change, count in zip(deletes, counts, strict=True)}
+    changes = tuple(
+        replace(c, cascade=by_id[c.spec_id]) if c.spec_id in by_id else c for c in plan.changes
+    )
+    return replace(plan, changes=changes)
+
+
+def plan_directories(
+    connection: Connection,
+    directories: Sequence[Path],
+    *,
+    prune: bool,
+    options: guards.GuardOptions,
+    use_config_prune: bool = True,
+) -> list[Plan]:
+    """Plan every directory; ``use_config_prune=False`` ignores the config's prune (drift)."""
+    settings = connection.settings()
+    targets = load_targets(directories, settings.project_id)
+
+    async def go() -> list[Plan]:
+        async with IonworksClient(settings) as client:
+            plans = [
+                make_plan(
+                    client,
+                    target,
+                    api_url=settings.base_url,
+                    prune=prune,
+                    options=options,
+                    use_config_prune=use_config_prune,
+                )
+                for target in targets
+            ]
+            return list(await asyncio.gather(*plans))
+
+    return run(go())
+
+
+def plan_saved(
+    connection: Connection, path: Path, options: guards.GuardOptions
+) -> tuple[list[Plan], list[list[Outcome]]]:
+    """A saved plan's changes as a fresh plan of its directories gives them, or StalePlanError,
+    and the saved changes the live state already shows done.
+
+    The file is never executed as written (see ``reconciler.reviewed``): every directory is
+    planned again with the prune the plan was made with and the guard options given now.
+    """
+    saved = load_plans(path)
+    settings = connection.settings()
+    for plan in saved:
+        if plan.api_url.rstrip("/") != settings.base_url.rstrip("/"):
+            raise UsageError(
+                f"the plan was made against {plan.api_url}, not {settings.base_url}; "
+                "make a new plan against this API"
+            )
+        if not Path(plan.manifests_dir).is_dir():
+            raise PlanFileError(
+                f"the plan was made from the manifests in {plan.manifests_dir}, which is not "
+                "here: apply a saved plan from where it was made"
+            )
+    targets = load_targets([Path(p.manifests_dir) for p in saved], settings.project_id)
+
+    async def go() -> list[Plan]:
+        async with IonworksClient(settings) as client:
+            fresh = [
+                make_plan(
+                    client,
+                    target,
+                    api_url=settings.base_url,
+                    prune=plan.prune,
+                    options=options,
+                    use_config_prune=False,
+                )
+                for plan, target in zip(saved, targets, strict=True)
+            ]
+            return list(await asyncio.gather(*fresh))
+
+    checked = [check_reviewed(s, f) for s, f in zip(saved, run(go()), strict=True)]
+    reasons = [reason for c in checked for reason in c.reasons]
+    if reasons:
+        raise StalePlanError(reasons)
+    already = [
+        [Outcome(change, "already", "already applied", change.spec_id) for change in c.already]
+        for c in checked
+    ]
+    return [c.plan for c in checked], already
+
+
+# -- applying -----------------------------------------------------------------------------------
+
+
+def apply_plans(
+    connection: Connection,
+    plans: Sequence[Plan],
+    *,
+    reporter: Reporter,
+    confirm_cascade: guards.ConfirmCascade | None,
+    already: Sequence[Sequence[Outcome]],
+) -> list[ApplyResult]:
+    """Enforce the guards (asking ``confirm_cascade`` where it may lift one), re-read every
+    target, then apply each plan; ``already`` holds each plan's changes found done before."""
+    plans = [guards.enforce(plan, confirm_cascade) for plan in plans]
+    settings = connection.settings()
+
+    async def go() -> list[ApplyResult]:
+        async with IonworksClient(settings) as client:
+            results = []
+            for plan, done in zip(plans, already, strict=True):
+                fresh = await check_fresh(client, plan)
+                results.append(await Applier(client, plan, reporter).run([*done, *fresh]))
+            return results
+
+    with fewer_collections():
+        return run(go())
+
+
+def fetch_specs(connection: Connection) -> tuple[str, list[dict[str, Any]]]:
+    """The project (from the global options) and every one of its live specs, in full."""
+    settings = connection.settings()
+    project_id = settings.project_id
+    if not project_id:
+        raise UsageError("export needs a project: pass --project or set IONWORKS_PROJECT_ID")
+
+    async def go() -> list[dict[str, Any]]:
+        async with IonworksClient(settings) as client:
+            return await client.list_specs(project_id, full=True)
+
+    return project_id, run(go())
