@@ -9,10 +9,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import Response
 
-from reconciler.sandbox.api_common import ok
+from reconciler.sandbox.api_common import Limit, Offset, ok
 from reconciler.sandbox.db import new_id
 from reconciler.sandbox.errors import ApiProblem, not_found
 from reconciler.sandbox.models import FaultConfig, ProjectCreate, SeedRequest
@@ -50,9 +50,7 @@ def meta_routes(state: SandboxState) -> APIRouter:
         )
 
     @router.get("/projects")
-    def list_projects(
-        limit: int = Query(PROJECT_PAGE_CAP, ge=1), offset: int = Query(0, ge=0)
-    ) -> Response:
+    def list_projects(limit: Limit = PROJECT_PAGE_CAP, offset: Offset = 0) -> Response:
         with db.snapshot() as tx:
             rows = tx.all(
                 "SELECT * FROM projects WHERE organization_id = ? ORDER BY created_at, id "

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from reconciler.sandbox import cells
 from reconciler.sandbox.api_common import (
     EntityOrderBy,
+    Limit,
     MeasurementOrderBy,
+    Offset,
     Order,
     deleted,
     ok,
@@ -39,18 +41,18 @@ def cell_routes(state: SandboxState) -> APIRouter:
 
 
 def _instance_routes(router: APIRouter, state: SandboxState) -> None:
-    db, mode = state.db, state.settings.patch_mode
+    db = state.db
 
     @router.get("/cell_specifications/{spec_id}/cell_instances", tags=["cell instances"])
     def list_cell_instances(
         spec_id: str,
         request: Request,
-        limit: int = Query(PAGE_CAP, ge=1),
-        offset: int = Query(0, ge=0),
-        order_by: EntityOrderBy = "created_at",
+        limit: Limit = PAGE_CAP,
+        offset: Offset = 0,
+        order_by: EntityOrderBy | None = None,
         order: Order = "desc",
     ) -> Response:
-        window = page(limit, offset, order_by, order, cap=PAGE_CAP)
+        window = page(state, limit, offset, order_by, order, cap=PAGE_CAP)
         with db.snapshot() as tx:
             items, total = cells.list_instances(tx, spec_id, query_lists(request), window)
         return ok(paginated(items, total))
@@ -74,7 +76,10 @@ def _instance_routes(router: APIRouter, state: SandboxState) -> None:
     def update_cell_instance(instance_id: str, body: InstancePatch) -> Response:
         with db.transaction() as tx:
             cells.patch_instance(
-                tx, instance_id, body.model_dump(mode="json", exclude_unset=True), mode=mode
+                tx,
+                instance_id,
+                body.model_dump(mode="json", exclude_unset=True),
+                mode=state.behaviour.patch_mode,
             )
             return ok(cells.get_instance(tx, instance_id))
 
@@ -86,18 +91,18 @@ def _instance_routes(router: APIRouter, state: SandboxState) -> None:
 
 
 def _batch_routes(router: APIRouter, state: SandboxState) -> None:
-    db, mode = state.db, state.settings.patch_mode
+    db = state.db
 
     @router.get("/cell_specifications/{spec_id}/cell_batches", tags=["cell batches"])
     def list_cell_batches(
         spec_id: str,
         request: Request,
-        limit: int = Query(PAGE_CAP, ge=1),
-        offset: int = Query(0, ge=0),
-        order_by: EntityOrderBy = "created_at",
+        limit: Limit = PAGE_CAP,
+        offset: Offset = 0,
+        order_by: EntityOrderBy | None = None,
         order: Order = "desc",
     ) -> Response:
-        window = page(limit, offset, order_by, order, cap=PAGE_CAP)
+        window = page(state, limit, offset, order_by, order, cap=PAGE_CAP)
         with db.snapshot() as tx:
             items, total = cells.list_batches(tx, spec_id, query_lists(request), window)
         return ok(paginated(items, total))
@@ -120,7 +125,7 @@ def _batch_routes(router: APIRouter, state: SandboxState) -> None:
     def update_cell_batch(batch_id: str, body: BatchPatch) -> Response:
         with db.transaction() as tx:
             fields = body.model_dump(mode="json", exclude_unset=True)
-            cells.patch_batch(tx, batch_id, fields, mode=mode)
+            cells.patch_batch(tx, batch_id, fields, mode=state.behaviour.patch_mode)
             return ok(cells.get_batch(tx, batch_id))
 
     @router.delete("/cell_batches/{batch_id}", status_code=204, tags=["cell batches"])
@@ -131,18 +136,18 @@ def _batch_routes(router: APIRouter, state: SandboxState) -> None:
 
 
 def _measurement_routes(router: APIRouter, state: SandboxState) -> None:
-    db, mode = state.db, state.settings.patch_mode
+    db = state.db
 
     @router.get("/cell_instances/{instance_id}/cell_measurements", tags=["cell measurements"])
     def list_cell_measurements(
         instance_id: str,
         request: Request,
-        limit: int = Query(MEASUREMENT_PAGE_CAP, ge=1),
-        offset: int = Query(0, ge=0),
-        order_by: MeasurementOrderBy = "created_at",
+        limit: Limit = MEASUREMENT_PAGE_CAP,
+        offset: Offset = 0,
+        order_by: MeasurementOrderBy | None = None,
         order: Order = "desc",
     ) -> Response:
-        window = page(limit, offset, order_by, order, cap=MEASUREMENT_PAGE_CAP)
+        window = page(state, limit, offset, order_by, order, cap=MEASUREMENT_PAGE_CAP)
         with db.snapshot() as tx:
             items, total = cells.list_measurements(tx, instance_id, query_lists(request), window)
         return ok(paginated(items, total))
@@ -167,7 +172,7 @@ def _measurement_routes(router: APIRouter, state: SandboxState) -> None:
     def update_cell_measurement(measurement_id: str, body: MeasurementPatch) -> Response:
         with db.transaction() as tx:
             fields = body.model_dump(mode="json", exclude_unset=True)
-            cells.patch_measurement(tx, measurement_id, fields, mode=mode)
+            cells.patch_measurement(tx, measurement_id, fields, mode=state.behaviour.patch_mode)
             return ok(cells.get_measurement(tx, measurement_id))
 
     @router.delete(

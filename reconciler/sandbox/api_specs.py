@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from reconciler.sandbox.api_common import EntityOrderBy, Order, deleted, ok, page, query_lists
+from reconciler.sandbox.api_common import (
+    EntityOrderBy,
+    Limit,
+    Offset,
+    Order,
+    deleted,
+    ok,
+    page,
+    query_lists,
+)
 from reconciler.sandbox.models import SpecCreate, SpecPatch
 from reconciler.sandbox.query import paginated
 from reconciler.sandbox.specs import create_spec, delete_spec, get_spec, list_specs, patch_spec
@@ -21,13 +30,13 @@ def spec_routes(state: SandboxState) -> APIRouter:
     @router.get("/cell_specifications")
     def list_cell_specifications(
         request: Request,
-        limit: int = Query(SPEC_PAGE_CAP, ge=1),
-        offset: int = Query(0, ge=0),
+        limit: Limit = SPEC_PAGE_CAP,
+        offset: Offset = 0,
         full: bool = False,
-        order_by: EntityOrderBy = "created_at",
+        order_by: EntityOrderBy | None = None,
         order: Order = "desc",
     ) -> Response:
-        window = page(limit, offset, order_by, order, cap=SPEC_PAGE_CAP)
+        window = page(state, limit, offset, order_by, order, cap=SPEC_PAGE_CAP)
         with db.snapshot() as tx:
             items, total = list_specs(tx, query_lists(request), window, full=full)
         return ok(paginated(items, total))

@@ -8,9 +8,7 @@ WAL plus a busy timeout lets them interleave safely.
 
 from __future__ import annotations
 
-import functools
 import json
-import re
 import sqlite3
 import threading
 import uuid
@@ -20,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from reconciler.sandbox.like import pg_like
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -148,31 +148,6 @@ class Tenant:
     user_id: str
     user_email: str
     default_project_id: str
-
-
-@functools.lru_cache(maxsize=256)
-def _like_regex(pattern: str, insensitive: bool) -> re.Pattern[str]:
-    parts = []
-    escaped = False
-    for char in pattern:
-        if escaped or char not in "%*_\\":
-            parts.append(re.escape(char))
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        else:
-            parts.append("." if char == "_" else ".*")
-    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if insensitive else 0))
-
-
-def pg_like(value: str | None, pattern: str, insensitive: int) -> int:
-    """PostgREST like/ilike: `%` and `*` match any run, `_` one character, `\\` escapes.
-
-    The whole value must match, as in SQL.
-    """
-    if value is None:
-        return 0
-    return 1 if _like_regex(pattern, bool(insensitive)).fullmatch(value) else 0
 
 
 class Tx:

@@ -1,10 +1,10 @@
 """The ASGI layer in front of FastAPI: what every request passes through before a route.
 
-Order per request: journal it, add latency, maybe inject a fault, check the credential, unpack a
-gzip body and refuse NaN/Infinity, then hand over to FastAPI. Every response gets an
-``x-correlation-id`` and a Content-Type of exactly ``application/json`` for JSON bodies (the
-official client parses nothing else). Admin routes (``/_sandbox/...``) get auth and headers
-only: never faults, latency or a journal entry.
+Order per request: journal it, add latency, maybe inject a fault, check the credential, read
+the body within its cap, gunzip and inspect it (bodies.py), then hand over to FastAPI. Every
+response gets an ``x-correlation-id`` and a Content-Type of exactly ``application/json`` for
+JSON bodies (the official client parses nothing else). Admin routes (``/_sandbox/...``) get
+auth, body checks and headers only: never faults, latency or a journal entry.
 
 Connection drops close uvicorn's transport directly. Uvicorn hands the application the bound
 ``send`` method of its per-request cycle, which owns the transport; this layer runs before any
@@ -14,18 +14,15 @@ middleware could wrap that method.
 from __future__ import annotations
 
 import asyncio
-import gzip
 import hmac
 import json
-import math
 import uuid
-import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
-from reconciler.sandbox.errors import field_error
+from reconciler.sandbox.bodies import BodyRefused, inspect_json, problem, read_body
 from reconciler.sandbox.faults import JournalEntry
 from reconciler.sandbox.state import SandboxState
 
@@ -42,21 +39,6 @@ STATUS_FAULTS = {
 }
 
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class NonFiniteNumber(ValueError):
-    """A JSON body spelled NaN or Infinity (Python's json accepts them; we do not)."""
-
-
-def _reject_constant(token: str) -> Any:
-    raise NonFiniteNumber(token)
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise NonFiniteNumber(text)
-    return value
 
 
 def is_admin(path: str) -> bool:
@@ -122,10 +104,10 @@ class Gateway:
             if fault in STATUS_FAULTS:
                 status, code, message = STATUS_FAULTS[fault]
                 extra = [(b"retry-after", b"0")] if status == 429 else []
-                await respond(send, status, _problem(code, message), extra)
+                await respond(send, status, problem(code, message), extra)
                 return
         if path not in PUBLIC_PATHS and not self._authorized(scope):
-            body = _problem("UNAUTHORIZED", "Invalid or missing API key or token")
+            body = problem("UNAUTHORIZED", "Invalid or missing API key or token")
             await respond(send, 401, body)
             return
         if scope["method"] in BODY_METHODS:
@@ -186,42 +168,22 @@ class Gateway:
     async def _prepare_body(
         self, scope: Scope, receive: Receive, send: Send
     ) -> tuple[Scope, Receive] | None:
-        """Read the whole body, gunzip it, refuse NaN; None when a response was already sent."""
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        """Read, gunzip and inspect the body; None when it was refused or the client left."""
         headers = list(scope["headers"])
         encoding = next((v for n, v in headers if n == b"content-encoding"), b"").strip().lower()
-        if encoding == b"gzip":
-            try:
-                body = gzip.decompress(body)
-            except (OSError, EOFError, zlib.error):
-                await respond(send, 400, _problem("BAD_REQUEST", "Body is not valid gzip"))
+        try:
+            body = await read_body(
+                receive,
+                encoding=encoding,
+                declared=_declared_length(headers),
+                max_bytes=self.state.settings.max_body_bytes,
+            )
+            if body is None:
                 return None
-        elif encoding not in (b"", b"identity"):
-            message_text = f"Unsupported Content-Encoding {encoding.decode('latin-1')!r}"
-            await respond(send, 415, _problem("UNSUPPORTED_MEDIA_TYPE", message_text))
+            inspect_json(body, strict_text=self.state.behaviour.strict_text)
+        except BodyRefused as refused:
+            await respond(send, refused.status, refused.body)
             return None
-        if body:
-            try:
-                json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
-            except NonFiniteNumber as exc:
-                error = field_error(
-                    ("body",),
-                    "NaN and Infinity are not valid JSON numbers",
-                    "finite_number",
-                    str(exc),
-                )
-                await respond(send, 422, {"detail": [error]})
-                return None
-            except ValueError:
-                pass  # malformed JSON: FastAPI answers with its own 422
         headers = [
             (name, value)
             for name, value in headers
@@ -240,5 +202,9 @@ class Gateway:
         return {**scope, "headers": headers}, replay
 
 
-def _problem(code: str, message: str) -> dict[str, Any]:
-    return {"error_code": code, "message": message, "detail": None}
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The Content-Length a client announced, if it is a plain number."""
+    for name, value in headers:
+        if name == b"content-length" and value.strip().isdigit():
+            return int(value)
+    return None

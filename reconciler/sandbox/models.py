@@ -7,7 +7,7 @@ Quantity rules live in validation.py: they need the stored value in merge mode.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -35,6 +35,18 @@ def _date_or_datetime(value: str | None) -> str | None:
         raise PydanticCustomError(
             "date_parsing", "Input should be an ISO 8601 date or date-time"
         ) from None
+
+
+def _exists_in_utc(value: datetime | None) -> datetime | None:
+    """Times are stored in UTC; 0001-01-01T00:00+05:00 has no UTC spelling."""
+    if value is not None and value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise PydanticCustomError(
+                "datetime_range", "Input should be an instant that exists in UTC"
+            ) from None
+    return value
 
 
 class MaterialIn(Body):
@@ -124,6 +136,8 @@ class MeasurementCreate(Body):
     file_metadata: dict[str, Any] | None = None
     tags: list[str] | None = None
 
+    _times = field_validator("start_time", "end_time")(_exists_in_utc)
+
 
 class MeasurementPatch(Body):
     name: str | None = Field(default=None, min_length=1, max_length=255)
@@ -139,6 +153,7 @@ class MeasurementPatch(Body):
     channel_id: str | None = None
 
     _name_not_null = field_validator("name", "step_labels_validated")(_not_null)
+    _times = field_validator("start_time", "end_time")(_exists_in_utc)
 
 
 class FaultConfig(Body):
