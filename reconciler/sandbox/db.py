@@ -180,15 +180,29 @@ class Tx:
         )
 
 
+class DatabaseUnusable(Exception):
+    """The file cannot serve as a sandbox database: not SQLite, unreachable, or foreign."""
+
+
 class Database:
     """The sandbox's sqlite file. Creates the schema and the tenant on first open."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.clock = Clock()
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise DatabaseUnusable(f"cannot open {path}: {exc}") from None
+        try:
+            self._prepare()
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise DatabaseUnusable(f"{path} is not a sandbox database ({exc})") from None
+
+    def _prepare(self) -> None:
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA busy_timeout = 10000")
         self._conn.execute("PRAGMA journal_mode = WAL")
