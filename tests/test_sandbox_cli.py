@@ -24,10 +24,25 @@ REPO = Path(__file__).resolve().parents[1]
 SERVE = [sys.executable, "-m", "reconciler.sandbox", "serve"]
 
 
-def test_serve_prints_the_environment_and_stops_cleanly(tmp_path: Path) -> None:
-    started = time.perf_counter()
+SERVE_BOUND_TO_LOOPBACK = """
+import sys
+import reconciler.sandbox.server as server
+from reconciler.sandbox.cli import sandbox
+
+bind = server.bind_socket
+server.bind_socket = lambda host, port: bind("127.0.0.1", port)  # the test never leaves loopback
+sandbox(sys.argv[1:], prog_name="sandbox")
+"""
+
+
+SERVE_ON_LOOPBACK_ONLY = [sys.executable, "-c", SERVE_BOUND_TO_LOOPBACK, "serve"]
+
+
+@contextmanager
+def serving(command: list[str]) -> Iterator[tuple[dict[str, str], str]]:
+    """Run ``sandbox serve`` until the block ends: its exports and its first stderr line."""
     with subprocess.Popen(
-        [*SERVE, "--port", "0", "--db", str(tmp_path / "sb.db"), "--api-key", "k-123"],
+        [*command, "--port", "0"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -36,22 +51,29 @@ def test_serve_prints_the_environment_and_stops_cleanly(tmp_path: Path) -> None:
         try:
             assert proc.stdout is not None and proc.stderr is not None
             lines = [proc.stdout.readline().strip() for _ in range(3)]
-            ready = time.perf_counter() - started
-            print(f"sandbox serve ready after {ready:.2f} s")  # measured, not asserted
-            assert [line.partition("=")[0] for line in lines] == [
-                "export IONWORKS_API_URL",
-                "export IONWORKS_API_KEY",
-                "export IONWORKS_PROJECT_ID",
-            ]
-            url, key, project = (line.partition("=")[2] for line in lines)
-            assert url.startswith("http://127.0.0.1:") and key == "k-123"
-            with httpx.Client(base_url=url, headers={"X-API-Key": key}) as api:
-                assert api.get(f"/projects/{project}").status_code == 200
+            exports = {name: value for name, _, value in (line.partition("=") for line in lines)}
+            yield exports, proc.stderr.readline()
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=10) == 0
             assert "Sandbox stopped." in proc.stderr.read()
         finally:
             proc.kill()
+
+
+def test_serve_prints_the_environment_and_stops_cleanly(tmp_path: Path) -> None:
+    started = time.perf_counter()
+    command = [*SERVE, "--db", str(tmp_path / "sb.db"), "--api-key", "k-123"]
+    with serving(command) as (exports, _):
+        print(f"sandbox serve ready after {time.perf_counter() - started:.2f} s")  # not asserted
+        assert list(exports) == [
+            "export IONWORKS_API_URL",
+            "export IONWORKS_API_KEY",
+            "export IONWORKS_PROJECT_ID",
+        ]
+        url, key, project = exports.values()
+        assert url.startswith("http://127.0.0.1:") and key == "k-123"
+        with httpx.Client(base_url=url, headers={"X-API-Key": key}) as api:
+            assert api.get(f"/projects/{project}").status_code == 200
 
 
 def test_serve_warns_before_an_explicit_non_loopback_host(tmp_path: Path) -> None:
@@ -184,41 +206,6 @@ def test_a_file_that_is_not_sqlite_is_one_clear_error(
 )
 def test_what_counts_as_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
-
-
-SERVE_BOUND_TO_LOOPBACK = """
-import sys
-import reconciler.sandbox.server as server
-from reconciler.sandbox.cli import sandbox
-
-bind = server.bind_socket
-server.bind_socket = lambda host, port: bind("127.0.0.1", port)  # the test never leaves loopback
-sandbox(sys.argv[1:], prog_name="sandbox")
-"""
-
-
-SERVE_ON_LOOPBACK_ONLY = [sys.executable, "-c", SERVE_BOUND_TO_LOOPBACK, "serve"]
-
-
-@contextmanager
-def serving(command: list[str]) -> Iterator[tuple[dict[str, str], str]]:
-    """Run ``sandbox serve`` until the block ends: its exports and its first stderr line."""
-    with subprocess.Popen(
-        [*command, "--port", "0"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
-        try:
-            assert proc.stdout is not None and proc.stderr is not None
-            lines = [proc.stdout.readline().strip() for _ in range(3)]
-            exports = {name: value for name, _, value in (line.partition("=") for line in lines)}
-            yield exports, proc.stderr.readline()
-            proc.send_signal(signal.SIGINT)
-            assert proc.wait(timeout=10) == 0
-        finally:
-            proc.kill()
 
 
 def test_a_non_loopback_host_never_keeps_the_well_known_key(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from reconciler.sandbox.models import (
 )
 from reconciler.sandbox.query import paginated
 from reconciler.sandbox.state import SandboxState
+from reconciler.sandbox.writes import Write
 
 PAGE_CAP = 100
 MEASUREMENT_PAGE_CAP = 1000
@@ -62,9 +63,8 @@ def _instance_routes(router: APIRouter, state: SandboxState) -> None:
     )
     def create_cell_instance(spec_id: str, body: InstanceCreate) -> Response:
         with db.transaction() as tx:
-            instance_id = cells.create_instance(
-                tx, spec_id, body.model_dump(mode="json", exclude_unset=True)
-            )
+            fields = body.model_dump(mode="json", exclude_unset=True)
+            instance_id = cells.create_instance(tx, spec_id, fields, Write.create(state.behaviour))
             return ok(cells.get_instance(tx, instance_id), 201)
 
     @router.get("/cell_instances/{instance_id}", tags=["cell instances"])
@@ -75,12 +75,8 @@ def _instance_routes(router: APIRouter, state: SandboxState) -> None:
     @router.patch("/cell_instances/{instance_id}", tags=["cell instances"])
     def update_cell_instance(instance_id: str, body: InstancePatch) -> Response:
         with db.transaction() as tx:
-            cells.patch_instance(
-                tx,
-                instance_id,
-                body.model_dump(mode="json", exclude_unset=True),
-                mode=state.behaviour.patch_mode,
-            )
+            fields = body.model_dump(mode="json", exclude_unset=True)
+            cells.patch_instance(tx, instance_id, fields, Write.patch(state.behaviour))
             return ok(cells.get_instance(tx, instance_id))
 
     @router.delete("/cell_instances/{instance_id}", status_code=204, tags=["cell instances"])
@@ -113,7 +109,7 @@ def _batch_routes(router: APIRouter, state: SandboxState) -> None:
     def create_cell_batch(spec_id: str, body: BatchCreate) -> Response:
         with db.transaction() as tx:
             fields = body.model_dump(mode="json", exclude_unset=True)
-            batch_id = cells.create_batch(tx, spec_id, fields)
+            batch_id = cells.create_batch(tx, spec_id, fields, Write.create(state.behaviour))
             return ok(cells.get_batch(tx, batch_id), 201)
 
     @router.get("/cell_batches/{batch_id}", tags=["cell batches"])
@@ -125,7 +121,7 @@ def _batch_routes(router: APIRouter, state: SandboxState) -> None:
     def update_cell_batch(batch_id: str, body: BatchPatch) -> Response:
         with db.transaction() as tx:
             fields = body.model_dump(mode="json", exclude_unset=True)
-            cells.patch_batch(tx, batch_id, fields, mode=state.behaviour.patch_mode)
+            cells.patch_batch(tx, batch_id, fields, Write.patch(state.behaviour))
             return ok(cells.get_batch(tx, batch_id))
 
     @router.delete("/cell_batches/{batch_id}", status_code=204, tags=["cell batches"])
@@ -160,7 +156,8 @@ def _measurement_routes(router: APIRouter, state: SandboxState) -> None:
     def create_properties_measurement(instance_id: str, body: MeasurementCreate) -> Response:
         with db.transaction() as tx:
             fields = body.model_dump(mode="json", exclude_unset=True)
-            measurement_id = cells.create_measurement(tx, instance_id, fields)
+            write = Write.create(state.behaviour)
+            measurement_id = cells.create_measurement(tx, instance_id, fields, write)
             return ok(cells.get_measurement(tx, measurement_id), 201)
 
     @router.get("/cell_measurements/{measurement_id}", tags=["cell measurements"])
@@ -172,7 +169,7 @@ def _measurement_routes(router: APIRouter, state: SandboxState) -> None:
     def update_cell_measurement(measurement_id: str, body: MeasurementPatch) -> Response:
         with db.transaction() as tx:
             fields = body.model_dump(mode="json", exclude_unset=True)
-            cells.patch_measurement(tx, measurement_id, fields, mode=state.behaviour.patch_mode)
+            cells.patch_measurement(tx, measurement_id, fields, Write.patch(state.behaviour))
             return ok(cells.get_measurement(tx, measurement_id))
 
     @router.delete(

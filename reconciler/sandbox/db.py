@@ -29,9 +29,10 @@ CREATE TABLE IF NOT EXISTS projects (
 CREATE TABLE IF NOT EXISTS materials (
     id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
     organization_id TEXT NOT NULL, name TEXT NOT NULL, manufacturer TEXT, product_id TEXT,
-    definition TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS materials_identity
-    ON materials(project_id, name, ifnull(manufacturer, ''));
+    definition TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    scope TEXT NOT NULL DEFAULT '');
+CREATE UNIQUE INDEX IF NOT EXISTS materials_scoped_identity
+    ON materials(project_id, name, ifnull(manufacturer, ''), scope);
 CREATE TABLE IF NOT EXISTS components (
     id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
     organization_id TEXT NOT NULL, component_type TEXT NOT NULL,
@@ -51,6 +52,10 @@ CREATE TABLE IF NOT EXISTS cell_specifications (
     UNIQUE (project_id, name));
 CREATE INDEX IF NOT EXISTS specs_org_created
     ON cell_specifications(organization_id, created_at, id);
+CREATE INDEX IF NOT EXISTS specs_org_updated
+    ON cell_specifications(organization_id, updated_at, id);
+CREATE INDEX IF NOT EXISTS specs_org_name
+    ON cell_specifications(organization_id, name, id);
 CREATE INDEX IF NOT EXISTS specs_org_project_created
     ON cell_specifications(organization_id, project_id, created_at, id);
 CREATE INDEX IF NOT EXISTS specs_org_project_updated
@@ -210,8 +215,16 @@ class Database:
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._conn.create_function("pglike", 3, pg_like, deterministic=True)
         with self._lock:
+            self._migrate()
             self._conn.executescript(SCHEMA)
             self.tenant = self._ensure_tenant()
+
+    def _migrate(self) -> None:
+        """Bring a file made by an older sandbox up to SCHEMA (which only adds what is missing)."""
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(materials)")}
+        if columns and "scope" not in columns:  # per-spec materials (material_upsert)
+            self._conn.execute("ALTER TABLE materials ADD COLUMN scope TEXT NOT NULL DEFAULT ''")
+        self._conn.execute("DROP INDEX IF EXISTS materials_identity")
 
     def _ensure_tenant(self) -> Tenant:
         self._conn.execute("BEGIN IMMEDIATE")

@@ -1,10 +1,11 @@
 """The ASGI layer in front of FastAPI: what every request passes through before a route.
 
-Order per request: journal it, add latency, maybe inject a fault, check the credential, read
-the body within its cap, gunzip and inspect it (bodies.py), then hand over to FastAPI. Every
-response gets an ``x-correlation-id`` and a Content-Type of exactly ``application/json`` for
-JSON bodies (the official client parses nothing else). Admin routes (``/_sandbox/...``) get
-auth, body checks and headers only: never faults, latency or a journal entry.
+Order per request: journal it, add latency, maybe inject a fault, check the credential (the
+viewer key may only read: writes and admin routes answer 403), read the body within its cap,
+gunzip and inspect it (bodies.py), then hand over to FastAPI. Every response gets an
+``x-correlation-id`` and a Content-Type of exactly ``application/json`` for JSON bodies (the
+official client parses nothing else). Admin routes (``/_sandbox/...``) get auth, body checks
+and headers only: never faults, latency or a journal entry.
 
 Connection drops close uvicorn's transport directly. Uvicorn hands the application the bound
 ``send`` method of its per-request cycle, which owns the transport; this layer runs before any
@@ -29,6 +30,9 @@ from reconciler.sandbox.state import SandboxState
 ADMIN_PREFIX = "/_sandbox"
 PUBLIC_PATHS = frozenset({"/healthz", "/_sandbox/docs", "/_sandbox/openapi.json"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+OWNER, VIEWER = "owner", "viewer"
+"""The API key's holder may do anything; the viewer key's holder may only read API routes."""
 JSON = b"application/json"
 
 STATUS_FAULTS = {
@@ -81,7 +85,10 @@ async def discard(message: Message) -> None:
 class Gateway:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
-        self._key = state.settings.api_key.encode()
+        settings = state.settings
+        self._keys = {settings.api_key.encode(): OWNER}
+        if settings.viewer_key is not None:
+            self._keys[settings.viewer_key.encode()] = VIEWER
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, app: App) -> None:
         path: str = scope["path"]
@@ -106,10 +113,16 @@ class Gateway:
                 extra = [(b"retry-after", b"0")] if status == 429 else []
                 await respond(send, status, problem(code, message), extra)
                 return
-        if path not in PUBLIC_PATHS and not self._authorized(scope):
-            body = problem("UNAUTHORIZED", "Invalid or missing API key or token")
-            await respond(send, 401, body)
-            return
+        if path not in PUBLIC_PATHS:
+            role = self._role(scope)
+            if role is None:
+                body = problem("UNAUTHORIZED", "Invalid or missing API key or token")
+                await respond(send, 401, body)
+                return
+            if role == VIEWER and (admin or scope["method"] not in READ_METHODS):
+                message = "Your role in this project (viewer) may read but not write"
+                await respond(send, 403, problem("FORBIDDEN", message))
+                return
         if scope["method"] in BODY_METHODS:
             prepared = await self._prepare_body(scope, receive, send)
             if prepared is None:
@@ -140,15 +153,22 @@ class Gateway:
 
         return decorated
 
-    def _authorized(self, scope: Scope) -> bool:
+    def _role(self, scope: Scope) -> str | None:
+        """Whose credential the request carries: OWNER, VIEWER, or None (401)."""
         for name, value in scope["headers"]:
-            if name == b"x-api-key" and hmac.compare_digest(value.strip(), self._key):
-                return True
-            if name == b"authorization":
+            if name == b"x-api-key":
+                sent = value.strip()
+            elif name == b"authorization":
                 scheme, _, token = value.partition(b" ")
-                if scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self._key):
-                    return True
-        return False
+                if scheme.lower() != b"bearer":
+                    continue
+                sent = token.strip()
+            else:
+                continue
+            for key, role in self._keys.items():
+                if hmac.compare_digest(sent, key):
+                    return role
+        return None
 
     async def _latency(self) -> None:
         delay = self.state.faults.latency_ms / 1000.0

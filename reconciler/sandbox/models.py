@@ -13,6 +13,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from reconciler.sandbox.settings import (
+    ListOrder,
+    MaterialUpsert,
+    NestedNull,
+    PatchMode,
+    WriteResponse,
+)
 from reconciler.sandbox.validation import check_date_or_datetime
 
 
@@ -164,6 +171,33 @@ class FaultConfig(Body):
     seed: int | None = None
     latency_ms: float | None = Field(default=None, ge=0.0)
     stall_seconds: float | None = Field(default=None, ge=0.0)
+
+
+class RawSpec(SpecFields):
+    """``POST /_sandbox/raw_specs``: a spec stored as sent, as another client might have.
+
+    Only what the table needs is checked (a name, known columns, JSON objects for components);
+    ratings, properties and source may be any JSON, and no Quantity or ratings rule applies.
+    """
+
+    name: str = Field(min_length=1)
+    project_id: str | None = None
+    ratings: Any = None
+    properties: Any = None
+    source: Any = None
+
+
+class BehaviourChange(Body):
+    """``PUT /_sandbox/behaviour``: fields left out keep their value; ``seed`` restarts shuffles."""
+
+    patch_mode: PatchMode | None = None
+    list_order: ListOrder | None = None
+    write_response: WriteResponse | None = None
+    nested_null: NestedNull | None = None
+    material_upsert: MaterialUpsert | None = None
+    strict_text: bool | None = None
+    ratings_required: bool | None = None
+    seed: int | None = None
 
 
 class SeedRequest(Body):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import random
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,11 @@ LIKE = {"like": 0, "ilike": 1}
 
 Params = Mapping[str, Sequence[str]]
 """Query parameters as lists of raw values per key."""
+
+
+def ids_param(ids: Iterable[str]) -> str:
+    """A JSON array bound as one parameter and expanded with json_each (no variable limit)."""
+    return json.dumps(list(ids))
 
 
 @dataclass
@@ -146,7 +151,8 @@ def _shuffled_page(
     ids = [
         row[0]
         for row in tx.all(
-            f"SELECT t.id FROM {table} t WHERE {where.sql()} ORDER BY t.id", where.params
+            f"SELECT t.id FROM {table} t WHERE {where.sql()} ORDER BY t.created_at, t.id",
+            where.params,
         )
     ]
     shuffle(ids)
@@ -154,7 +160,7 @@ def _shuffled_page(
     position = {ident: index for index, ident in enumerate(chosen)}
     rows = tx.all(
         f"SELECT {select} FROM {table} t WHERE t.id IN (SELECT value FROM json_each(?))",
-        [json.dumps(chosen)],
+        [ids_param(chosen)],
     )
     return sorted(rows, key=lambda row: position[row["id"]]), len(ids)
 

@@ -10,25 +10,25 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 FAULT_KINDS = ("500", "502", "503", "429", "drop", "drop-after-commit", "stall")
 """Every fault the sandbox can inject, in the spelling used by flags and the admin API."""
 
-PATCH_MODES = ("replace", "merge")
-LIST_ORDERS = ("stable", "unstable")
-WRITE_RESPONSES = ("full", "metadata")
-NESTED_NULLS = ("clear", "reject")
-MATERIAL_UPSERTS = ("update", "keep-first", "per-spec")
+PatchMode = Literal["replace", "merge"]
+ListOrder = Literal["stable", "unstable"]
+WriteResponse = Literal["full", "metadata"]
+NestedNull = Literal["clear", "reject"]
+MaterialUpsert = Literal["update", "keep-first", "per-spec"]
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "patch_mode": PATCH_MODES,
-    "list_order": LIST_ORDERS,
-    "write_response": WRITE_RESPONSES,
-    "nested_null": NESTED_NULLS,
-    "material_upsert": MATERIAL_UPSERTS,
+    "patch_mode": get_args(PatchMode),
+    "list_order": get_args(ListOrder),
+    "write_response": get_args(WriteResponse),
+    "nested_null": get_args(NestedNull),
+    "material_upsert": get_args(MaterialUpsert),
 }
-"""The allowed values of every choice-valued behaviour switch."""
+"""The allowed values of every choice-valued behaviour switch; the first is the default."""
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 """Default request body cap, on the wire and again after gzip: a spec body is a few KiB."""
@@ -61,11 +61,11 @@ class Behaviour:
     Treated as a value: a running sandbox swaps the whole object (``changed``), never a field.
     """
 
-    patch_mode: Literal["replace", "merge"] = "replace"
-    list_order: Literal["stable", "unstable"] = "stable"
-    write_response: Literal["full", "metadata"] = "full"
-    nested_null: Literal["clear", "reject"] = "clear"
-    material_upsert: Literal["update", "keep-first", "per-spec"] = "update"
+    patch_mode: PatchMode = "replace"
+    list_order: ListOrder = "stable"
+    write_response: WriteResponse = "full"
+    nested_null: NestedNull = "clear"
+    material_upsert: MaterialUpsert = "update"
     strict_text: bool = False
     ratings_required: bool = True
 
