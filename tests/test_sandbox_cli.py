@@ -239,3 +239,31 @@ def test_an_ipv4_mapped_loopback_host_is_loopback(tmp_path: Path) -> None:
         assert exports["export IONWORKS_API_URL"].startswith("http://[::ffff:127.0.0.1]:")
         assert exports["export IONWORKS_API_KEY"] == "sandbox-key"
         assert ready.startswith("Sandbox ready")
+
+
+def test_behaviour_flags_reach_the_running_sandbox(tmp_path: Path) -> None:
+    flags = ["--list-order", "unstable", "--write-response", "metadata", "--patch-mode", "merge"]
+    flags += ["--nested-null", "reject", "--material-upsert", "per-spec", "--strict-text"]
+    flags += ["--ratings-optional", "--viewer-key", "look-only", "--max-body-bytes", "2048"]
+    with serving([*SERVE, "--db", str(tmp_path / "sb.db"), *flags]) as (exports, ready):
+        assert ready == (
+            f"Sandbox ready ({tmp_path / 'sb.db'}, patch_mode=merge, list_order=unstable, "
+            "write_response=metadata, nested_null=reject, material_upsert=per-spec, "
+            "strict_text=True, ratings_required=False); Ctrl-C stops it.\n"
+        )
+        url = exports["export IONWORKS_API_URL"]
+        with httpx.Client(base_url=url, headers={"X-API-Key": "sandbox-key"}) as api:
+            assert api.get("/_sandbox/behaviour").json() == {
+                "patch_mode": "merge",
+                "list_order": "unstable",
+                "write_response": "metadata",
+                "nested_null": "reject",
+                "material_upsert": "per-spec",
+                "strict_text": True,
+                "ratings_required": False,
+            }
+            assert api.post("/_sandbox/reset", content=b"x" * 4096).status_code == 413
+        viewer = {"X-API-Key": "look-only"}
+        with httpx.Client(base_url=url, headers=viewer) as api:
+            assert api.get("/cell_specifications").status_code == 200
+            assert api.post("/_sandbox/reset").status_code == 403

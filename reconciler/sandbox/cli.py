@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from reconciler.sandbox.settings import CHOICES, FAULT_KINDS, MAX_BODY_BYTES, key_problem
+from reconciler.sandbox.settings import (
+    CHOICES,
+    FAULT_KINDS,
+    MAX_BODY_BYTES,
+    Behaviour,
+    key_problem,
+)
 
 if TYPE_CHECKING:
     from reconciler.sandbox.db import Database
@@ -83,6 +89,14 @@ def is_loopback(host: str) -> bool:
         return False
     mapped = getattr(address, "ipv4_mapped", None)
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def describe(settings: Behaviour) -> str:
+    """The switches that differ from the defaults, as ``, name=value`` pairs."""
+    defaults = Behaviour().as_dict()
+    return "".join(
+        f", {name}={value}" for name, value in settings.as_dict().items() if value != defaults[name]
+    )
 
 
 def checked_key(option: str, key: str | None) -> str | None:
@@ -242,10 +256,7 @@ def serve(
         click.echo(f"export IONWORKS_API_URL={server.url}")
         click.echo(f"export IONWORKS_API_KEY={server.api_key}")
         click.echo(f"export IONWORKS_PROJECT_ID={server.project_id}")
-        click.echo(
-            f"Sandbox ready ({db_path}, PATCH mode {settings.patch_mode}); Ctrl-C stops it.",
-            err=True,
-        )
+        click.echo(f"Sandbox ready ({db_path}{describe(settings)}); Ctrl-C stops it.", err=True)
         while not stop.wait(0.5):  # a timed wait keeps the signal handler prompt
             pass
     finally:
