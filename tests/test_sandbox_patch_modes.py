@@ -4,6 +4,7 @@ ratings that must keep their core keys (issue 15)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from typing import Any
 
 import httpx
@@ -220,3 +221,36 @@ def test_optional_ratings_may_be_cleared_or_partial(
         "energy": q(1, "W.h")
     }
     assert patched(api, spec, {"ratings": None})["ratings"] is None
+
+
+def test_cells_follow_the_same_nested_rules(sandbox_factory: Factory) -> None:
+    server = sandbox_factory(patch_mode="merge")
+    with closing(Api(server)) as client:
+        api = client.http
+        spec_id = api.post(
+            "/cell_specifications", json={"name": "Coin", "project_id": server.project_id}
+        ).json()["id"]
+        cell = {
+            "name": "C1",
+            "measured_properties": {"cell": {"mass": q(45, "g"), "ocv": q(3, "V")}},
+        }
+        instance = api.post(f"/cell_specifications/{spec_id}/cell_instances", json=cell).json()
+        url = f"/cell_instances/{instance['id']}"
+        merged = api.patch(
+            url, json={"measured_properties": {"cell": {"ocv": None, "x": {"y": None}}}}
+        )
+        assert merged.json()["measured_properties"] == {"cell": {"mass": q(45, "g"), "x": {}}}
+        api.put("/_sandbox/behaviour", json={"nested_null": "reject"})
+        refused = api.patch(url, json={"measured_properties": {"cell": {"mass": None}}})
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["loc"] == ["body", "measured_properties", "cell", "mass"]
+        batch = api.post(
+            f"/cell_specifications/{spec_id}/cell_batches",
+            json={"name": "LOT-1", "properties": {"a": None}},
+        )
+        assert batch.status_code == 422
+        measurement = api.post(
+            f"{url}/cell_measurements/create", json={"name": "m", "properties": {"t": None}}
+        )
+        assert measurement.status_code == 422
+        assert api.get(url).json()["measured_properties"] == merged.json()["measured_properties"]
