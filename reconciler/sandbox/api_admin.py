@@ -1,82 +1,29 @@
-"""Account routes (projects, users/me, healthz) and the sandbox's own admin routes.
+"""The sandbox's own admin routes, for tests and demos.
 
-Admin routes live under ``/_sandbox/`` only, take the same credential as the API, and are never
-journaled or faulted, so a test can seed data first and then turn faults on.
+Admin routes live under ``/_sandbox/`` only, take the API key (never the viewer key), and are
+never journaled or faulted, so a test can seed data first and then turn faults on.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import Response
 
+from reconciler.sandbox.api_account import project_json
 from reconciler.sandbox.api_common import ok
 from reconciler.sandbox.db import new_id
 from reconciler.sandbox.errors import ApiProblem, not_found
-from reconciler.sandbox.models import FaultConfig, ProjectCreate, SeedRequest
-from reconciler.sandbox.query import paginated
+from reconciler.sandbox.models import (
+    BehaviourChange,
+    FaultConfig,
+    ProjectCreate,
+    RawSpec,
+    SeedRequest,
+)
 from reconciler.sandbox.seeding import find_specs, seed_spec
-from reconciler.sandbox.specs import load_spec
+from reconciler.sandbox.specs import create_spec, get_spec, load_spec
 from reconciler.sandbox.state import SandboxState
-
-PROJECT_PAGE_CAP = 100
-
-
-def project_json(row: sqlite3.Row) -> dict[str, Any]:
-    return {key: row[key] for key in row.keys()}  # noqa: SIM118
-
-
-def meta_routes(state: SandboxState) -> APIRouter:
-    router = APIRouter(tags=["account"])
-    db = state.db
-    tenant = db.tenant
-
-    @router.get("/healthz")
-    def healthz() -> Response:
-        return ok({"status": "ok"})
-
-    @router.get("/users/me")
-    def users_me() -> Response:
-        organization = {"id": tenant.organization_id, "name": tenant.organization_name}
-        return ok(
-            {
-                "id": tenant.user_id,
-                "email": tenant.user_email,
-                "authorized_organization": organization,
-                "organizations": [organization],
-            }
-        )
-
-    @router.get("/projects")
-    def list_projects(
-        limit: int = Query(PROJECT_PAGE_CAP, ge=1), offset: int = Query(0, ge=0)
-    ) -> Response:
-        with db.snapshot() as tx:
-            rows = tx.all(
-                "SELECT * FROM projects WHERE organization_id = ? ORDER BY created_at, id "
-                "LIMIT ? OFFSET ?",
-                (tenant.organization_id, min(limit, PROJECT_PAGE_CAP), offset),
-            )
-            total = tx.one(
-                "SELECT count(*) FROM projects WHERE organization_id = ?",
-                (tenant.organization_id,),
-            )
-        return ok(paginated([project_json(row) for row in rows], int(total[0]) if total else 0))
-
-    @router.get("/projects/{project_id}")
-    def get_project(project_id: str) -> Response:
-        with db.snapshot() as tx:
-            row = tx.one(
-                "SELECT * FROM projects WHERE id = ? AND organization_id = ?",
-                (project_id, tenant.organization_id),
-            )
-        if row is None:
-            raise not_found("Project", project_id)
-        return ok(project_json(row))
-
-    return router
+from reconciler.sandbox.writes import Write
 
 
 def admin_routes(state: SandboxState) -> APIRouter:
@@ -115,6 +62,19 @@ def admin_routes(state: SandboxState) -> APIRouter:
             raise ApiProblem(400, "BAD_REQUEST", str(exc)) from None
         return ok(state.faults.describe())
 
+    @router.get("/behaviour")
+    def get_behaviour() -> Response:
+        return ok(state.behaviour.as_dict())
+
+    @router.put("/behaviour")
+    def put_behaviour(body: BehaviourChange) -> Response:
+        changes = body.model_dump(exclude_none=True)
+        seed = changes.pop("seed", None)
+        state.behaviour = state.behaviour.changed(**changes)
+        if seed is not None:
+            state.shuffler.reseed(seed)
+        return ok(state.behaviour.as_dict())
+
     @router.post("/seed")
     def seed(body: SeedRequest) -> Response:
         with db.transaction() as tx:
@@ -136,6 +96,14 @@ def admin_routes(state: SandboxState) -> APIRouter:
                 batches=body.batches,
             )
         return ok({"spec_id": spec_id, **counts.as_dict()}, 201)
+
+    @router.post("/raw_specs", status_code=201)
+    def store_raw_spec(body: RawSpec) -> Response:
+        fields = body.model_dump(mode="json", exclude_unset=True)
+        fields["project_id"] = fields.get("project_id") or db.tenant.default_project_id
+        with db.transaction() as tx:
+            spec_id = create_spec(tx, fields, Write.raw(state.behaviour))
+            return ok(get_spec(tx, spec_id), 201)
 
     @router.post("/projects", status_code=201)
     def create_project(body: ProjectCreate) -> Response:

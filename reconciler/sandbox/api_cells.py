@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from reconciler.sandbox import cells
 from reconciler.sandbox.api_common import (
     EntityOrderBy,
+    Limit,
     MeasurementOrderBy,
+    Offset,
     Order,
     deleted,
     ok,
@@ -25,6 +27,7 @@ from reconciler.sandbox.models import (
 )
 from reconciler.sandbox.query import paginated
 from reconciler.sandbox.state import SandboxState
+from reconciler.sandbox.writes import Write
 
 PAGE_CAP = 100
 MEASUREMENT_PAGE_CAP = 1000
@@ -39,18 +42,18 @@ def cell_routes(state: SandboxState) -> APIRouter:
 
 
 def _instance_routes(router: APIRouter, state: SandboxState) -> None:
-    db, mode = state.db, state.settings.patch_mode
+    db = state.db
 
     @router.get("/cell_specifications/{spec_id}/cell_instances", tags=["cell instances"])
     def list_cell_instances(
         spec_id: str,
         request: Request,
-        limit: int = Query(PAGE_CAP, ge=1),
-        offset: int = Query(0, ge=0),
-        order_by: EntityOrderBy = "created_at",
+        limit: Limit = PAGE_CAP,
+        offset: Offset = 0,
+        order_by: EntityOrderBy | None = None,
         order: Order = "desc",
     ) -> Response:
-        window = page(limit, offset, order_by, order, cap=PAGE_CAP)
+        window = page(state, limit, offset, order_by, order, cap=PAGE_CAP)
         with db.snapshot() as tx:
             items, total = cells.list_instances(tx, spec_id, query_lists(request), window)
         return ok(paginated(items, total))
@@ -60,9 +63,8 @@ def _instance_routes(router: APIRouter, state: SandboxState) -> None:
     )
     def create_cell_instance(spec_id: str, body: InstanceCreate) -> Response:
         with db.transaction() as tx:
-            instance_id = cells.create_instance(
-                tx, spec_id, body.model_dump(mode="json", exclude_unset=True)
-            )
+            fields = body.model_dump(mode="json", exclude_unset=True)
+            instance_id = cells.create_instance(tx, spec_id, fields, Write.create(state.behaviour))
             return ok(cells.get_instance(tx, instance_id), 201)
 
     @router.get("/cell_instances/{instance_id}", tags=["cell instances"])
@@ -73,9 +75,8 @@ def _instance_routes(router: APIRouter, state: SandboxState) -> None:
     @router.patch("/cell_instances/{instance_id}", tags=["cell instances"])
     def update_cell_instance(instance_id: str, body: InstancePatch) -> Response:
         with db.transaction() as tx:
-            cells.patch_instance(
-                tx, instance_id, body.model_dump(mode="json", exclude_unset=True), mode=mode
-            )
+            fields = body.model_dump(mode="json", exclude_unset=True)
+            cells.patch_instance(tx, instance_id, fields, Write.patch(state.behaviour))
             return ok(cells.get_instance(tx, instance_id))
 
     @router.delete("/cell_instances/{instance_id}", status_code=204, tags=["cell instances"])
@@ -86,18 +87,18 @@ def _instance_routes(router: APIRouter, state: SandboxState) -> None:
 
 
 def _batch_routes(router: APIRouter, state: SandboxState) -> None:
-    db, mode = state.db, state.settings.patch_mode
+    db = state.db
 
     @router.get("/cell_specifications/{spec_id}/cell_batches", tags=["cell batches"])
     def list_cell_batches(
         spec_id: str,
         request: Request,
-        limit: int = Query(PAGE_CAP, ge=1),
-        offset: int = Query(0, ge=0),
-        order_by: EntityOrderBy = "created_at",
+        limit: Limit = PAGE_CAP,
+        offset: Offset = 0,
+        order_by: EntityOrderBy | None = None,
         order: Order = "desc",
     ) -> Response:
-        window = page(limit, offset, order_by, order, cap=PAGE_CAP)
+        window = page(state, limit, offset, order_by, order, cap=PAGE_CAP)
         with db.snapshot() as tx:
             items, total = cells.list_batches(tx, spec_id, query_lists(request), window)
         return ok(paginated(items, total))
@@ -108,7 +109,7 @@ def _batch_routes(router: APIRouter, state: SandboxState) -> None:
     def create_cell_batch(spec_id: str, body: BatchCreate) -> Response:
         with db.transaction() as tx:
             fields = body.model_dump(mode="json", exclude_unset=True)
-            batch_id = cells.create_batch(tx, spec_id, fields)
+            batch_id = cells.create_batch(tx, spec_id, fields, Write.create(state.behaviour))
             return ok(cells.get_batch(tx, batch_id), 201)
 
     @router.get("/cell_batches/{batch_id}", tags=["cell batches"])
@@ -120,7 +121,7 @@ def _batch_routes(router: APIRouter, state: SandboxState) -> None:
     def update_cell_batch(batch_id: str, body: BatchPatch) -> Response:
         with db.transaction() as tx:
             fields = body.model_dump(mode="json", exclude_unset=True)
-            cells.patch_batch(tx, batch_id, fields, mode=mode)
+            cells.patch_batch(tx, batch_id, fields, Write.patch(state.behaviour))
             return ok(cells.get_batch(tx, batch_id))
 
     @router.delete("/cell_batches/{batch_id}", status_code=204, tags=["cell batches"])
@@ -131,18 +132,18 @@ def _batch_routes(router: APIRouter, state: SandboxState) -> None:
 
 
 def _measurement_routes(router: APIRouter, state: SandboxState) -> None:
-    db, mode = state.db, state.settings.patch_mode
+    db = state.db
 
     @router.get("/cell_instances/{instance_id}/cell_measurements", tags=["cell measurements"])
     def list_cell_measurements(
         instance_id: str,
         request: Request,
-        limit: int = Query(MEASUREMENT_PAGE_CAP, ge=1),
-        offset: int = Query(0, ge=0),
-        order_by: MeasurementOrderBy = "created_at",
+        limit: Limit = MEASUREMENT_PAGE_CAP,
+        offset: Offset = 0,
+        order_by: MeasurementOrderBy | None = None,
         order: Order = "desc",
     ) -> Response:
-        window = page(limit, offset, order_by, order, cap=MEASUREMENT_PAGE_CAP)
+        window = page(state, limit, offset, order_by, order, cap=MEASUREMENT_PAGE_CAP)
         with db.snapshot() as tx:
             items, total = cells.list_measurements(tx, instance_id, query_lists(request), window)
         return ok(paginated(items, total))
@@ -155,7 +156,8 @@ def _measurement_routes(router: APIRouter, state: SandboxState) -> None:
     def create_properties_measurement(instance_id: str, body: MeasurementCreate) -> Response:
         with db.transaction() as tx:
             fields = body.model_dump(mode="json", exclude_unset=True)
-            measurement_id = cells.create_measurement(tx, instance_id, fields)
+            write = Write.create(state.behaviour)
+            measurement_id = cells.create_measurement(tx, instance_id, fields, write)
             return ok(cells.get_measurement(tx, measurement_id), 201)
 
     @router.get("/cell_measurements/{measurement_id}", tags=["cell measurements"])
@@ -167,7 +169,7 @@ def _measurement_routes(router: APIRouter, state: SandboxState) -> None:
     def update_cell_measurement(measurement_id: str, body: MeasurementPatch) -> Response:
         with db.transaction() as tx:
             fields = body.model_dump(mode="json", exclude_unset=True)
-            cells.patch_measurement(tx, measurement_id, fields, mode=mode)
+            cells.patch_measurement(tx, measurement_id, fields, Write.patch(state.behaviour))
             return ok(cells.get_measurement(tx, measurement_id))
 
     @router.delete(

@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
-from reconciler.sandbox.api_admin import admin_routes, meta_routes
+from reconciler.sandbox.api_account import account_routes
+from reconciler.sandbox.api_admin import admin_routes
 from reconciler.sandbox.api_cells import cell_routes
 from reconciler.sandbox.api_specs import spec_routes
 from reconciler.sandbox.errors import ApiProblem, InvalidBody
@@ -83,6 +84,11 @@ def create_app(settings: SandboxSettings) -> SandboxApp:
     app.add_exception_handler(InvalidBody, _invalid)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(Exception, _crash)
-    for router in (spec_routes(state), cell_routes(state), meta_routes(state), admin_routes(state)):
+    for router in (
+        spec_routes(state),
+        cell_routes(state),
+        account_routes(state),
+        admin_routes(state),
+    ):
         app.include_router(router)
     return app

@@ -18,9 +18,11 @@ from reconciler.sandbox.query import (
     add_text_filters,
     add_time_filters,
     fetch_page,
+    ids_param,
 )
-from reconciler.sandbox.specs import ids_param, load_spec
-from reconciler.sandbox.validation import parse_moment, patched, property_errors
+from reconciler.sandbox.specs import load_spec
+from reconciler.sandbox.validation import parse_moment, property_errors
+from reconciler.sandbox.writes import Write
 
 MAX_TAGS = 50
 MAX_TAG_LENGTH = 50
@@ -42,12 +44,16 @@ def _load(tx: Tx, table: str, kind: str, ident: str, select: str = "t.*") -> sql
 
 
 def _nested_change(
-    fields: dict[str, Any], key: str, row: sqlite3.Row | None, mode: str, changes: dict[str, Any]
+    fields: dict[str, Any],
+    key: str,
+    row: sqlite3.Row | None,
+    write: Write,
+    changes: dict[str, Any],
 ) -> None:
     """Validate and stage a properties-like field if the body has it."""
     if key not in fields:
         return
-    value = patched(mode, loads(row[key]) if row is not None else None, fields[key])
+    value = write.nested(loads(row[key]) if row is not None else None, fields[key], ("body", key))
     if value is not None:
         raise_invalid(property_errors(value, ("body", key)))
     changes[key] = dumps(value)
@@ -76,11 +82,11 @@ def _check_batch_name_free(tx: Tx, spec_id: str, name: str, own_id: str | None =
         raise conflict(f"Cell batch '{name}' already exists for this specification", row["id"])
 
 
-def create_batch(tx: Tx, spec_id: str, fields: dict[str, Any]) -> str:
+def create_batch(tx: Tx, spec_id: str, fields: dict[str, Any], write: Write) -> str:
     spec = load_spec(tx, spec_id)
     _check_batch_name_free(tx, spec_id, fields["name"])
     staged: dict[str, Any] = {}
-    _nested_change(fields, "properties", None, "replace", staged)
+    _nested_change(fields, "properties", None, write, staged)
     batch_id, now = new_id(), tx.now()
     tx.execute(
         "INSERT INTO cell_batches (id, cell_specification_id, project_id, organization_id, name, "
@@ -104,7 +110,7 @@ def create_batch(tx: Tx, spec_id: str, fields: dict[str, Any]) -> str:
     return batch_id
 
 
-def patch_batch(tx: Tx, batch_id: str, fields: dict[str, Any], *, mode: str) -> None:
+def patch_batch(tx: Tx, batch_id: str, fields: dict[str, Any], write: Write) -> None:
     row = _load(tx, "cell_batches", "Cell batch", batch_id)
     changes: dict[str, Any] = {
         key: fields[key] for key in ("notes", "date_manufactured") if key in fields
@@ -113,7 +119,7 @@ def patch_batch(tx: Tx, batch_id: str, fields: dict[str, Any], *, mode: str) -> 
         _check_batch_name_free(tx, row["cell_specification_id"], fields["name"], batch_id)
         changes["name"] = fields["name"]
         changes["name_key"] = fields["name"].casefold()
-    _nested_change(fields, "properties", row, mode, changes)
+    _nested_change(fields, "properties", row, write, changes)
     tx.update("cell_batches", row, changes)
 
 
@@ -178,12 +184,12 @@ def _check_batch_of_spec(tx: Tx, batch_id: str | None, spec_id: str) -> None:
         raise bad_request(f"batch_id '{batch_id}' is not a batch of cell specification '{spec_id}'")
 
 
-def create_instance(tx: Tx, spec_id: str, fields: dict[str, Any]) -> str:
+def create_instance(tx: Tx, spec_id: str, fields: dict[str, Any], write: Write) -> str:
     spec = load_spec(tx, spec_id)
     _check_instance_name_free(tx, spec_id, fields["name"])
     _check_batch_of_spec(tx, fields.get("batch_id"), spec_id)
     staged: dict[str, Any] = {}
-    _nested_change(fields, "measured_properties", None, "replace", staged)
+    _nested_change(fields, "measured_properties", None, write, staged)
     instance_id, now = new_id(), tx.now()
     tx.execute(
         "INSERT INTO cell_instances (id, cell_specification_id, project_id, organization_id, "
@@ -208,7 +214,7 @@ def create_instance(tx: Tx, spec_id: str, fields: dict[str, Any]) -> str:
     return instance_id
 
 
-def patch_instance(tx: Tx, instance_id: str, fields: dict[str, Any], *, mode: str) -> None:
+def patch_instance(tx: Tx, instance_id: str, fields: dict[str, Any], write: Write) -> None:
     row = _load(tx, "cell_instances", "Cell instance", instance_id)
     spec_id = row["cell_specification_id"]
     if "name" in fields and fields["name"] != row["name"]:
@@ -220,7 +226,7 @@ def patch_instance(tx: Tx, instance_id: str, fields: dict[str, Any], *, mode: st
         for key in ("name", "batch_id", "date_manufactured", "notes")
         if key in fields
     }
-    _nested_change(fields, "measured_properties", row, mode, changes)
+    _nested_change(fields, "measured_properties", row, write, changes)
     tx.update("cell_instances", row, changes)
 
 
@@ -293,7 +299,7 @@ def _check_times(start: str | None, end: str | None) -> None:
         raise bad_request("end_time must not be before start_time")
 
 
-def create_measurement(tx: Tx, instance_id: str, fields: dict[str, Any]) -> str:
+def create_measurement(tx: Tx, instance_id: str, fields: dict[str, Any], write: Write) -> str:
     instance = _load(tx, "cell_instances", "Cell instance", instance_id)
     existing = tx.one(
         "SELECT id FROM cell_measurements WHERE cell_instance_id = ? AND name = ?",
@@ -304,7 +310,7 @@ def create_measurement(tx: Tx, instance_id: str, fields: dict[str, Any]) -> str:
             f"Cell measurement '{fields['name']}' already exists for this instance", existing["id"]
         )
     staged: dict[str, Any] = {}
-    _nested_change(fields, "properties", None, "replace", staged)
+    _nested_change(fields, "properties", None, write, staged)
     _check_times(fields.get("start_time"), fields.get("end_time"))
     measurement_id, now = new_id(), tx.now()
     tx.execute(
@@ -337,7 +343,7 @@ def create_measurement(tx: Tx, instance_id: str, fields: dict[str, Any]) -> str:
     return measurement_id
 
 
-def patch_measurement(tx: Tx, measurement_id: str, fields: dict[str, Any], *, mode: str) -> None:
+def patch_measurement(tx: Tx, measurement_id: str, fields: dict[str, Any], write: Write) -> None:
     row = _load(tx, "cell_measurements", "Cell measurement", measurement_id)
     if fields.get("channel_id") is not None:
         raise bad_request("Channels can be attached to time_series measurements only")
@@ -361,7 +367,7 @@ def patch_measurement(tx: Tx, measurement_id: str, fields: dict[str, Any], *, mo
         changes["step_labels_validated"] = int(fields["step_labels_validated"])
     if "tags" in fields:
         changes["tags"] = dumps(normalise_tags(fields["tags"] or []))
-    _nested_change(fields, "properties", row, mode, changes)
+    _nested_change(fields, "properties", row, write, changes)
     _check_times(
         changes.get("start_time", row["start_time"]), changes.get("end_time", row["end_time"])
     )

@@ -8,17 +8,33 @@ layer load inside each command.
 from __future__ import annotations
 
 import ipaddress
+import secrets
 import signal
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from reconciler.sandbox.settings import FAULT_KINDS, PATCH_MODES
+from reconciler.sandbox.settings import (
+    CHOICES,
+    FAULT_KINDS,
+    MAX_BODY_BYTES,
+    Behaviour,
+    key_problem,
+)
+
+if TYPE_CHECKING:
+    from reconciler.sandbox.db import Database
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_DB = Path(".ionworks-sandbox/sandbox.db")
 DEFAULT_HOST = "127.0.0.1"
+DEFAULT_KEY = "sandbox-key"
 
 db_option = click.option(
     "--db",
@@ -29,14 +45,80 @@ db_option = click.option(
     help="SQLite file holding the sandbox's data (created if missing).",
 )
 
+CHOICE_HELP = {
+    "patch_mode": "PATCH of nested objects (ratings, properties, ...): replace them or deep-merge.",
+    "list_order": "Lists without order_by: newest first (stable), or a fresh shuffle per page.",
+    "write_response": "What POST/PATCH of a spec answer: the full spec, or metadata only.",
+    "nested_null": "A null inside a nested object: clear that key (merge mode), or refuse (422).",
+    "material_upsert": "A material sent with a spec: update the shared row, keep the first "
+    "definition, or give each spec its own row.",
+}
+
+
+def behaviour_options(command: F) -> F:
+    """One flag per behaviour switch, named after its SandboxSettings field."""
+    for name, allowed in reversed(CHOICES.items()):
+        command = click.option(
+            "--" + name.replace("_", "-"),
+            name,
+            type=click.Choice(allowed),
+            default=allowed[0],
+            show_default=True,
+            help=CHOICE_HELP[name],
+        )(command)
+    command = click.option(
+        "--strict-text",
+        is_flag=True,
+        help="Text rules of a Postgres-backed API: NUL refused (500), long strings refused (422).",
+    )(command)
+    return click.option(
+        "--ratings-required/--ratings-optional",
+        default=True,
+        show_default=True,
+        help="Whether ratings need capacity, voltage_min and voltage_max.",
+    )(command)
+
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
+    """127.0.0.0/8, ::1, an IPv4-mapped loopback (::ffff:127.0.0.1) or localhost."""
+    if host.lower().rstrip(".") == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def describe(settings: Behaviour) -> str:
+    """The switches that differ from the defaults, as ``, name=value`` pairs."""
+    defaults = Behaviour().as_dict()
+    return "".join(
+        f", {name}={value}" for name, value in settings.as_dict().items() if value != defaults[name]
+    )
+
+
+def checked_key(option: str, key: str | None) -> str | None:
+    problem = None if key is None else key_problem(key)
+    if problem:
+        raise click.ClickException(f"{option} {problem}")
+    return key
+
+
+@contextmanager
+def open_database(db_path: Path) -> Iterator[Database]:
+    """The database file, or one ``Error:`` line if it cannot be one."""
+    from reconciler.sandbox.db import Database, DatabaseUnusable
+
+    try:
+        db = Database(db_path)
+    except DatabaseUnusable as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 def parse_faults(context: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
@@ -68,17 +150,16 @@ def sandbox() -> None:
 @db_option
 @click.option(
     "--api-key",
-    default="sandbox-key",
-    show_default=True,
-    help="Key clients must send (X-API-Key or Bearer).",
+    default=None,
+    help=f"Key clients must send (X-API-Key or Bearer). Default: {DEFAULT_KEY} on loopback, "
+    "a random key (printed) on any other host.",
 )
 @click.option(
-    "--patch-mode",
-    type=click.Choice(PATCH_MODES),
-    default="replace",
-    show_default=True,
-    help="PATCH of nested objects (ratings, properties...): replace them or deep-merge.",
+    "--viewer-key",
+    default=None,
+    help="A second, read-only key: GETs work, every write answers 403 FORBIDDEN.",
 )
+@behaviour_options
 @click.option(
     "--latency-ms",
     type=click.FloatRange(min=0),
@@ -99,7 +180,12 @@ def sandbox() -> None:
     callback=parse_faults,
     help=f"Comma-separated fault kinds: {', '.join(FAULT_KINDS)}.",
 )
-@click.option("--seed", type=int, default=None, help="Seed for the fault draws (reproducible).")
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed for the fault draws and the unstable list shuffles (reproducible).",
+)
 @click.option(
     "--stall-seconds",
     type=click.FloatRange(min=0),
@@ -107,21 +193,25 @@ def sandbox() -> None:
     show_default=True,
     help="How long a 'stall' fault holds a request before handling it.",
 )
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1024),
+    default=MAX_BODY_BYTES,
+    show_default=True,
+    help="Largest request body, on the wire and again after gzip (larger: 413).",
+)
 def serve(
     host: str,
     port: int,
     db_path: Path,
-    api_key: str,
-    patch_mode: str,
-    latency_ms: float,
-    fault_rate: float,
-    faults: tuple[str, ...],
-    seed: int | None,
-    stall_seconds: float,
+    api_key: str | None,
+    viewer_key: str | None,
+    **options: Any,
 ) -> None:
     """Run the sandbox until Ctrl-C, printing the environment a client needs."""
     context = click.get_current_context()
-    if not is_loopback(host):
+    loopback = is_loopback(host)
+    if not loopback:
         if context.get_parameter_source("host") != click.core.ParameterSource.COMMANDLINE:
             raise click.UsageError(
                 f"refusing to listen on non-loopback host {host!r} unless given as --host"
@@ -131,6 +221,12 @@ def serve(
             "machine can use the sandbox with its key.",
             err=True,
         )
+    checked_key("--api-key", api_key)
+    checked_key("--viewer-key", viewer_key)
+    if api_key is None:  # the well-known key only where nobody else can connect
+        api_key = DEFAULT_KEY if loopback else secrets.token_urlsafe(24)
+    if viewer_key is not None and viewer_key == api_key:
+        raise click.ClickException("--viewer-key must differ from --api-key")
     try:
         from reconciler.sandbox.server import SandboxServer, SandboxSettings
     except ImportError as exc:
@@ -138,18 +234,13 @@ def serve(
             f"the sandbox server needs FastAPI and uvicorn ({exc.name} is missing): "
             "pip install 'ionworks-apply[sandbox]'"
         ) from None
+    from reconciler.sandbox.db import DatabaseUnusable
 
-    settings = SandboxSettings(
-        db_path=db_path,
-        api_key=api_key,
-        patch_mode="merge" if patch_mode == "merge" else "replace",
-        latency_ms=latency_ms,
-        fault_rate=fault_rate,
-        faults=faults,
-        seed=seed,
-        stall_seconds=stall_seconds,
-    )
-    server = SandboxServer(settings, host=host, port=port)
+    settings = SandboxSettings(db_path=db_path, api_key=api_key, viewer_key=viewer_key, **options)
+    try:
+        server = SandboxServer(settings, host=host, port=port)
+    except DatabaseUnusable as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         server.start()
     except OSError as exc:
@@ -165,9 +256,7 @@ def serve(
         click.echo(f"export IONWORKS_API_URL={server.url}")
         click.echo(f"export IONWORKS_API_KEY={server.api_key}")
         click.echo(f"export IONWORKS_PROJECT_ID={server.project_id}")
-        click.echo(
-            f"Sandbox ready ({db_path}, PATCH mode {patch_mode}); Ctrl-C stops it.", err=True
-        )
+        click.echo(f"Sandbox ready ({db_path}{describe(settings)}); Ctrl-C stops it.", err=True)
         while not stop.wait(0.5):  # a timed wait keeps the signal handler prompt
             pass
     finally:
@@ -191,13 +280,11 @@ def seed(
     Works on the database file directly (no server needed; a running sandbox on the same file
     sees the rows at once).
     """
-    from reconciler.sandbox.db import Database
     from reconciler.sandbox.seeding import SeedCounts, find_specs, seed_spec
 
     if not db_path.exists():
         raise click.ClickException(f"no sandbox database at {db_path}; run `sandbox serve` first")
-    db = Database(db_path)
-    try:
+    with open_database(db_path) as db:
         total = SeedCounts()
         with db.transaction() as tx:
             spec_ids = find_specs(tx, spec_name)
@@ -214,8 +301,6 @@ def seed(
                         batches=batches,
                     )
                 )
-    finally:
-        db.close()
     click.echo(
         f"Seeded {total.specs} spec(s): {total.batches} batches, {total.instances} instances, "
         f"{total.measurements} measurements."
@@ -226,14 +311,9 @@ def seed(
 @db_option
 def reset(db_path: Path) -> None:
     """Delete every spec, instance, batch, measurement and extra project (keeps the default)."""
-    from reconciler.sandbox.db import Database
-
     if not db_path.exists():
         click.echo(f"Nothing to reset: no database at {db_path}.")
         return
-    db = Database(db_path)
-    try:
+    with open_database(db_path) as db:
         db.reset()
-    finally:
-        db.close()
     click.echo(f"Sandbox data in {db_path} deleted; project {db.tenant.default_project_id} kept.")

@@ -8,9 +8,7 @@ WAL plus a busy timeout lets them interleave safely.
 
 from __future__ import annotations
 
-import functools
 import json
-import re
 import sqlite3
 import threading
 import uuid
@@ -21,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from reconciler.sandbox.like import pg_like
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS projects (
@@ -29,9 +29,10 @@ CREATE TABLE IF NOT EXISTS projects (
 CREATE TABLE IF NOT EXISTS materials (
     id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
     organization_id TEXT NOT NULL, name TEXT NOT NULL, manufacturer TEXT, product_id TEXT,
-    definition TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS materials_identity
-    ON materials(project_id, name, ifnull(manufacturer, ''));
+    definition TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    scope TEXT NOT NULL DEFAULT '');
+CREATE UNIQUE INDEX IF NOT EXISTS materials_scoped_identity
+    ON materials(project_id, name, ifnull(manufacturer, ''), scope);
 CREATE TABLE IF NOT EXISTS components (
     id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
     organization_id TEXT NOT NULL, component_type TEXT NOT NULL,
@@ -51,6 +52,10 @@ CREATE TABLE IF NOT EXISTS cell_specifications (
     UNIQUE (project_id, name));
 CREATE INDEX IF NOT EXISTS specs_org_created
     ON cell_specifications(organization_id, created_at, id);
+CREATE INDEX IF NOT EXISTS specs_org_updated
+    ON cell_specifications(organization_id, updated_at, id);
+CREATE INDEX IF NOT EXISTS specs_org_name
+    ON cell_specifications(organization_id, name, id);
 CREATE INDEX IF NOT EXISTS specs_org_project_created
     ON cell_specifications(organization_id, project_id, created_at, id);
 CREATE INDEX IF NOT EXISTS specs_org_project_updated
@@ -150,31 +155,6 @@ class Tenant:
     default_project_id: str
 
 
-@functools.lru_cache(maxsize=256)
-def _like_regex(pattern: str, insensitive: bool) -> re.Pattern[str]:
-    parts = []
-    escaped = False
-    for char in pattern:
-        if escaped or char not in "%*_\\":
-            parts.append(re.escape(char))
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        else:
-            parts.append("." if char == "_" else ".*")
-    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if insensitive else 0))
-
-
-def pg_like(value: str | None, pattern: str, insensitive: int) -> int:
-    """PostgREST like/ilike: `%` and `*` match any run, `_` one character, `\\` escapes.
-
-    The whole value must match, as in SQL.
-    """
-    if value is None:
-        return 0
-    return 1 if _like_regex(pattern, bool(insensitive)).fullmatch(value) else 0
-
-
 class Tx:
     """One unit of work on the shared connection (held under the database lock)."""
 
@@ -205,15 +185,29 @@ class Tx:
         )
 
 
+class DatabaseUnusable(Exception):
+    """The file cannot serve as a sandbox database: not SQLite, unreachable, or foreign."""
+
+
 class Database:
     """The sandbox's sqlite file. Creates the schema and the tenant on first open."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.clock = Clock()
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise DatabaseUnusable(f"cannot open {path}: {exc}") from None
+        try:
+            self._prepare()
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise DatabaseUnusable(f"{path} is not a sandbox database ({exc})") from None
+
+    def _prepare(self) -> None:
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA busy_timeout = 10000")
         self._conn.execute("PRAGMA journal_mode = WAL")
@@ -221,8 +215,16 @@ class Database:
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._conn.create_function("pglike", 3, pg_like, deterministic=True)
         with self._lock:
+            self._migrate()
             self._conn.executescript(SCHEMA)
             self.tenant = self._ensure_tenant()
+
+    def _migrate(self) -> None:
+        """Bring a file made by an older sandbox up to SCHEMA (which only adds what is missing)."""
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(materials)")}
+        if columns and "scope" not in columns:  # per-spec materials (material_upsert)
+            self._conn.execute("ALTER TABLE materials ADD COLUMN scope TEXT NOT NULL DEFAULT ''")
+        self._conn.execute("DROP INDEX IF EXISTS materials_identity")
 
     def _ensure_tenant(self) -> Tenant:
         self._conn.execute("BEGIN IMMEDIATE")

@@ -1,10 +1,11 @@
 """The ASGI layer in front of FastAPI: what every request passes through before a route.
 
-Order per request: journal it, add latency, maybe inject a fault, check the credential, unpack a
-gzip body and refuse NaN/Infinity, then hand over to FastAPI. Every response gets an
+Order per request: journal it, add latency, maybe inject a fault, check the credential (the
+viewer key may only read: writes and admin routes answer 403), read the body within its cap,
+gunzip and inspect it (bodies.py), then hand over to FastAPI. Every response gets an
 ``x-correlation-id`` and a Content-Type of exactly ``application/json`` for JSON bodies (the
-official client parses nothing else). Admin routes (``/_sandbox/...``) get auth and headers
-only: never faults, latency or a journal entry.
+official client parses nothing else). Admin routes (``/_sandbox/...``) get auth, body checks
+and headers only: never faults, latency or a journal entry.
 
 Connection drops close uvicorn's transport directly. Uvicorn hands the application the bound
 ``send`` method of its per-request cycle, which owns the transport; this layer runs before any
@@ -14,24 +15,24 @@ middleware could wrap that method.
 from __future__ import annotations
 
 import asyncio
-import gzip
 import hmac
 import json
-import math
 import uuid
-import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
-from reconciler.sandbox.errors import field_error
+from reconciler.sandbox.bodies import BodyRefused, inspect_json, problem, read_body
 from reconciler.sandbox.faults import JournalEntry
 from reconciler.sandbox.state import SandboxState
 
 ADMIN_PREFIX = "/_sandbox"
 PUBLIC_PATHS = frozenset({"/healthz", "/_sandbox/docs", "/_sandbox/openapi.json"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+OWNER, VIEWER = "owner", "viewer"
+"""The API key's holder may do anything; the viewer key's holder may only read API routes."""
 JSON = b"application/json"
 
 STATUS_FAULTS = {
@@ -42,21 +43,6 @@ STATUS_FAULTS = {
 }
 
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class NonFiniteNumber(ValueError):
-    """A JSON body spelled NaN or Infinity (Python's json accepts them; we do not)."""
-
-
-def _reject_constant(token: str) -> Any:
-    raise NonFiniteNumber(token)
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise NonFiniteNumber(text)
-    return value
 
 
 def is_admin(path: str) -> bool:
@@ -99,7 +85,10 @@ async def discard(message: Message) -> None:
 class Gateway:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
-        self._key = state.settings.api_key.encode()
+        settings = state.settings
+        self._keys = {settings.api_key.encode(): OWNER}
+        if settings.viewer_key is not None:
+            self._keys[settings.viewer_key.encode()] = VIEWER
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, app: App) -> None:
         path: str = scope["path"]
@@ -122,12 +111,18 @@ class Gateway:
             if fault in STATUS_FAULTS:
                 status, code, message = STATUS_FAULTS[fault]
                 extra = [(b"retry-after", b"0")] if status == 429 else []
-                await respond(send, status, _problem(code, message), extra)
+                await respond(send, status, problem(code, message), extra)
                 return
-        if path not in PUBLIC_PATHS and not self._authorized(scope):
-            body = _problem("UNAUTHORIZED", "Invalid or missing API key or token")
-            await respond(send, 401, body)
-            return
+        if path not in PUBLIC_PATHS:
+            role = self._role(scope)
+            if role is None:
+                body = problem("UNAUTHORIZED", "Invalid or missing API key or token")
+                await respond(send, 401, body)
+                return
+            if role == VIEWER and (admin or scope["method"] not in READ_METHODS):
+                message = "Your role in this project (viewer) may read but not write"
+                await respond(send, 403, problem("FORBIDDEN", message))
+                return
         if scope["method"] in BODY_METHODS:
             prepared = await self._prepare_body(scope, receive, send)
             if prepared is None:
@@ -158,15 +153,22 @@ class Gateway:
 
         return decorated
 
-    def _authorized(self, scope: Scope) -> bool:
+    def _role(self, scope: Scope) -> str | None:
+        """Whose credential the request carries: OWNER, VIEWER, or None (401)."""
         for name, value in scope["headers"]:
-            if name == b"x-api-key" and hmac.compare_digest(value.strip(), self._key):
-                return True
-            if name == b"authorization":
+            if name == b"x-api-key":
+                sent = value.strip()
+            elif name == b"authorization":
                 scheme, _, token = value.partition(b" ")
-                if scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self._key):
-                    return True
-        return False
+                if scheme.lower() != b"bearer":
+                    continue
+                sent = token.strip()
+            else:
+                continue
+            for key, role in self._keys.items():
+                if hmac.compare_digest(sent, key):
+                    return role
+        return None
 
     async def _latency(self) -> None:
         delay = self.state.faults.latency_ms / 1000.0
@@ -186,42 +188,22 @@ class Gateway:
     async def _prepare_body(
         self, scope: Scope, receive: Receive, send: Send
     ) -> tuple[Scope, Receive] | None:
-        """Read the whole body, gunzip it, refuse NaN; None when a response was already sent."""
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        """Read, gunzip and inspect the body; None when it was refused or the client left."""
         headers = list(scope["headers"])
         encoding = next((v for n, v in headers if n == b"content-encoding"), b"").strip().lower()
-        if encoding == b"gzip":
-            try:
-                body = gzip.decompress(body)
-            except (OSError, EOFError, zlib.error):
-                await respond(send, 400, _problem("BAD_REQUEST", "Body is not valid gzip"))
+        try:
+            body = await read_body(
+                receive,
+                encoding=encoding,
+                declared=_declared_length(headers),
+                max_bytes=self.state.settings.max_body_bytes,
+            )
+            if body is None:
                 return None
-        elif encoding not in (b"", b"identity"):
-            message_text = f"Unsupported Content-Encoding {encoding.decode('latin-1')!r}"
-            await respond(send, 415, _problem("UNSUPPORTED_MEDIA_TYPE", message_text))
+            inspect_json(body, strict_text=self.state.behaviour.strict_text)
+        except BodyRefused as refused:
+            await respond(send, refused.status, refused.body)
             return None
-        if body:
-            try:
-                json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
-            except NonFiniteNumber as exc:
-                error = field_error(
-                    ("body",),
-                    "NaN and Infinity are not valid JSON numbers",
-                    "finite_number",
-                    str(exc),
-                )
-                await respond(send, 422, {"detail": [error]})
-                return None
-            except ValueError:
-                pass  # malformed JSON: FastAPI answers with its own 422
         headers = [
             (name, value)
             for name, value in headers
@@ -240,5 +222,9 @@ class Gateway:
         return {**scope, "headers": headers}, replay
 
 
-def _problem(code: str, message: str) -> dict[str, Any]:
-    return {"error_code": code, "message": message, "detail": None}
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The Content-Length a client announced, if it is a plain number."""
+    for name, value in headers:
+        if name == b"content-length" and value.strip().isdigit():
+            return int(value)
+    return None

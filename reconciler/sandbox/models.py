@@ -7,12 +7,19 @@ Quantity rules live in validation.py: they need the stored value in merge mode.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from reconciler.sandbox.settings import (
+    ListOrder,
+    MaterialUpsert,
+    NestedNull,
+    PatchMode,
+    WriteResponse,
+)
 from reconciler.sandbox.validation import check_date_or_datetime
 
 
@@ -35,6 +42,18 @@ def _date_or_datetime(value: str | None) -> str | None:
         raise PydanticCustomError(
             "date_parsing", "Input should be an ISO 8601 date or date-time"
         ) from None
+
+
+def _exists_in_utc(value: datetime | None) -> datetime | None:
+    """Times are stored in UTC; 0001-01-01T00:00+05:00 has no UTC spelling."""
+    if value is not None and value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise PydanticCustomError(
+                "datetime_range", "Input should be an instant that exists in UTC"
+            ) from None
+    return value
 
 
 class MaterialIn(Body):
@@ -124,6 +143,8 @@ class MeasurementCreate(Body):
     file_metadata: dict[str, Any] | None = None
     tags: list[str] | None = None
 
+    _times = field_validator("start_time", "end_time")(_exists_in_utc)
+
 
 class MeasurementPatch(Body):
     name: str | None = Field(default=None, min_length=1, max_length=255)
@@ -139,6 +160,7 @@ class MeasurementPatch(Body):
     channel_id: str | None = None
 
     _name_not_null = field_validator("name", "step_labels_validated")(_not_null)
+    _times = field_validator("start_time", "end_time")(_exists_in_utc)
 
 
 class FaultConfig(Body):
@@ -149,6 +171,33 @@ class FaultConfig(Body):
     seed: int | None = None
     latency_ms: float | None = Field(default=None, ge=0.0)
     stall_seconds: float | None = Field(default=None, ge=0.0)
+
+
+class RawSpec(SpecFields):
+    """``POST /_sandbox/raw_specs``: a spec stored as sent, as another client might have.
+
+    Only what the table needs is checked (a name, known columns, JSON objects for components);
+    ratings, properties and source may be any JSON, and no Quantity or ratings rule applies.
+    """
+
+    name: str = Field(min_length=1)
+    project_id: str | None = None
+    ratings: Any = None
+    properties: Any = None
+    source: Any = None
+
+
+class BehaviourChange(Body):
+    """``PUT /_sandbox/behaviour``: fields left out keep their value; ``seed`` restarts shuffles."""
+
+    patch_mode: PatchMode | None = None
+    list_order: ListOrder | None = None
+    write_response: WriteResponse | None = None
+    nested_null: NestedNull | None = None
+    material_upsert: MaterialUpsert | None = None
+    strict_text: bool | None = None
+    ratings_required: bool | None = None
+    seed: int | None = None
 
 
 class SeedRequest(Body):

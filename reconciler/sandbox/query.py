@@ -3,11 +3,19 @@
 Filters are read from the raw query string (repeated keys are ANDed). Text filters take an
 operator prefix (`eq.`, `neq.`, `like.`, `ilike.`, `gt.`, ...) or a bare value for equality;
 `*_gt` / `*_lt` take an ISO 8601 instant or date and compare strictly.
+
+Without ``order_by`` the real API promises no order (contract 2.1): Postgres LIMIT/OFFSET without
+ORDER BY may cut each page from a different row order. ``list_order="unstable"`` models that by
+cutting every such page from a fresh permutation (``Shuffler``); with ``order_by`` the order is
+exact, with ``id`` as the final tie-breaker, in every mode.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+import random
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +28,11 @@ LIKE = {"like": 0, "ilike": 1}
 
 Params = Mapping[str, Sequence[str]]
 """Query parameters as lists of raw values per key."""
+
+
+def ids_param(ids: Iterable[str]) -> str:
+    """A JSON array bound as one parameter and expanded with json_each (no variable limit)."""
+    return json.dumps(list(ids))
 
 
 @dataclass
@@ -78,6 +91,22 @@ def add_time_filters(where: Where, params: Params, columns: Mapping[str, str]) -
     raise_invalid(errors)
 
 
+class Shuffler:
+    """Permutations for unordered pages, reproducible from a seed across a run."""
+
+    def __init__(self, seed: int | None) -> None:
+        self._lock = threading.Lock()
+        self._random = random.Random(seed)
+
+    def reseed(self, seed: int) -> None:
+        with self._lock:
+            self._random = random.Random(seed)
+
+    def shuffle(self, items: list[Any]) -> None:
+        with self._lock:
+            self._random.shuffle(items)
+
+
 @dataclass(frozen=True)
 class Page:
     """Which slice of an ordered list to return."""
@@ -86,6 +115,8 @@ class Page:
     offset: int
     order_by: str
     descending: bool
+    shuffle: Callable[[list[Any]], None] | None = None
+    """Set when the list is unordered: each request cuts its page from a fresh permutation."""
 
     def order_sql(self, alias: str) -> str:
         direction = "DESC" if self.descending else "ASC"
@@ -97,6 +128,8 @@ def fetch_page(tx: Tx, select: str, table: str, where: Where, page: Page) -> tup
 
     ``select`` is the SELECT list over the table aliased as ``t`` (it may hold subqueries).
     """
+    if page.shuffle is not None:
+        return _shuffled_page(tx, select, table, where, page, page.shuffle)
     total_row = tx.one(f"SELECT count(*) FROM {table} t WHERE {where.sql()}", where.params)
     total = int(total_row[0]) if total_row else 0
     rows = tx.all(
@@ -105,6 +138,31 @@ def fetch_page(tx: Tx, select: str, table: str, where: Where, page: Page) -> tup
         [*where.params, page.limit, page.offset],
     )
     return rows, total
+
+
+def _shuffled_page(
+    tx: Tx,
+    select: str,
+    table: str,
+    where: Where,
+    page: Page,
+    shuffle: Callable[[list[Any]], None],
+) -> tuple[list[Any], int]:
+    ids = [
+        row[0]
+        for row in tx.all(
+            f"SELECT t.id FROM {table} t WHERE {where.sql()} ORDER BY t.created_at, t.id",
+            where.params,
+        )
+    ]
+    shuffle(ids)
+    chosen = ids[page.offset : page.offset + page.limit]
+    position = {ident: index for index, ident in enumerate(chosen)}
+    rows = tx.all(
+        f"SELECT {select} FROM {table} t WHERE t.id IN (SELECT value FROM json_each(?))",
+        [ids_param(chosen)],
+    )
+    return sorted(rows, key=lambda row: position[row["id"]]), len(ids)
 
 
 def paginated(items: list[dict[str, Any]], total: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler.sandbox.cells import create_batch, create_instance, create_measurement
 from reconciler.sandbox.db import Tx
+from reconciler.sandbox.writes import DEFAULTS
 
 
 @dataclass
@@ -69,7 +70,10 @@ def seed_spec(
         },
         fold=True,
     )
-    batch_ids = [create_batch(tx, spec_id, {"name": next(lot_names)}) for _ in range(batches)]
+    write = DEFAULTS
+    batch_ids = [
+        create_batch(tx, spec_id, {"name": next(lot_names)}, write) for _ in range(batches)
+    ]
     cell_names = _free_names(
         "seed-cell",
         {
@@ -90,6 +94,7 @@ def seed_spec(
                     "cell": {"weight": {"value": 45.0 + index % 7, "unit": "g"}}
                 },
             },
+            write,
         )
         for number in range(measurements):
             create_measurement(
@@ -101,6 +106,7 @@ def seed_spec(
                     "properties": {"thickness": {"value": 0.1 + number / 1000, "unit": "mm"}},
                     "tags": ["seed"],
                 },
+                write,
             )
     return SeedCounts(
         specs=1, batches=batches, instances=instances, measurements=instances * measurements

@@ -1,20 +1,17 @@
-"""Cell specifications with their components and materials (contract sections 3, 4, 8).
+"""Cell specifications (contract sections 3, 4 and 8); their components live in materials.py.
 
-Materials are upserted by identity (project, name, manufacturer). Components are deduplicated
-per project by (slot, material, properties): two specs with equal anodes share one row, and a
-changed anode means find-or-create plus repointing the slot, never an in-place edit.
+Every write takes a ``Write`` (writes.py): how nested objects merge, which nulls are refused,
+whether ratings need their core keys, how materials are upserted, or (raw writes) no rules.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
-from collections.abc import Iterable
 from typing import Any
 
 from reconciler.sandbox.db import Tx, dumps, loads, new_id
-from reconciler.sandbox.errors import Loc, conflict, not_found, raise_invalid
+from reconciler.sandbox.errors import conflict, field_error, not_found, raise_invalid
+from reconciler.sandbox.materials import components_by_id, resolve_component
 from reconciler.sandbox.query import (
     Page,
     Params,
@@ -22,13 +19,10 @@ from reconciler.sandbox.query import (
     add_text_filters,
     add_time_filters,
     fetch_page,
+    ids_param,
 )
-from reconciler.sandbox.validation import (
-    canonical_json,
-    patched,
-    property_errors,
-    ratings_errors,
-)
+from reconciler.sandbox.validation import property_errors, ratings_errors
+from reconciler.sandbox.writes import DEFAULTS, Write
 
 SLOTS = ("anode", "cathode", "electrolyte", "separator", "case")
 NESTED_FIELDS = ("ratings", "properties", "source")
@@ -38,147 +32,6 @@ SPEC_COLUMNS = (
     "source, notes, anode_id, cathode_id, electrolyte_id, separator_id, case_id, "
     "created_by, created_by_email, created_at, updated_at"
 )
-
-
-def ids_param(ids: Iterable[str]) -> str:
-    """A JSON array bound as one parameter and expanded with json_each (no variable limit)."""
-    return json.dumps(list(ids))
-
-
-# -- materials and components ------------------------------------------------------------------
-
-
-def upsert_material(tx: Tx, project_id: str, given: dict[str, Any], loc: Loc) -> str:
-    """Find the material by identity, updating the fields given; create it if new."""
-    if given.get("definition") is not None:
-        raise_invalid(property_errors(given["definition"], (*loc, "definition")))
-    manufacturer = given.get("manufacturer")
-    row = tx.one(
-        "SELECT id, product_id, definition FROM materials "
-        "WHERE project_id = ? AND name = ? AND ifnull(manufacturer, '') = ?",
-        (project_id, given["name"], manufacturer or ""),
-    )
-    if row is None:
-        material_id, now = new_id(), tx.now()
-        tx.execute(
-            "INSERT INTO materials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                material_id,
-                project_id,
-                tx.tenant.organization_id,
-                given["name"],
-                manufacturer,
-                given.get("product_id"),
-                dumps(given.get("definition")),
-                now,
-                now,
-            ),
-        )
-        return material_id
-    changes = {
-        key: value
-        for key, value in (
-            ("product_id", given.get("product_id")),
-            ("definition", dumps(given.get("definition"))),
-        )
-        if key in given and value != row[key]
-    }
-    if changes:
-        assignments = ", ".join(f"{key} = ?" for key in changes)
-        tx.execute(
-            f"UPDATE materials SET {assignments}, updated_at = ? WHERE id = ?",
-            (*changes.values(), tx.now(), row["id"]),
-        )
-    return str(row["id"])
-
-
-def resolve_component(
-    tx: Tx,
-    project_id: str,
-    slot: str,
-    given: dict[str, Any],
-    previous: sqlite3.Row | None,
-    mode: str,
-) -> str:
-    """The id of the component a slot should point at after this request (find-or-create)."""
-    loc: Loc = ("body", slot)
-    if "material" in given:
-        material = given["material"]
-        material_id = (
-            None
-            if material is None
-            else upsert_material(tx, project_id, material, (*loc, "material"))
-        )
-    else:
-        material_id = previous["material_id"] if previous is not None else None
-    stored = loads(previous["properties"]) if previous is not None else None
-    if "properties" in given:
-        properties = patched(mode, stored, given["properties"]) or {}
-    else:
-        properties = stored or {}
-    raise_invalid(property_errors(properties, (*loc, "properties")))
-    identity = hashlib.sha256(canonical_json([material_id, properties]).encode()).hexdigest()
-    row = tx.one(
-        "SELECT id FROM components WHERE project_id = ? AND component_type = ? AND identity = ?",
-        (project_id, slot, identity),
-    )
-    if row is not None:
-        return str(row["id"])
-    component_id, now = new_id(), tx.now()
-    tx.execute(
-        "INSERT INTO components VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            component_id,
-            project_id,
-            tx.tenant.organization_id,
-            slot,
-            material_id,
-            dumps(properties),
-            identity,
-            now,
-            now,
-        ),
-    )
-    return component_id
-
-
-def components_by_id(tx: Tx, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Nested component objects (with their material) for many ids in one query."""
-    rows = tx.all(
-        "SELECT c.id, c.component_type, c.material_id, c.organization_id, c.created_at, "
-        "c.updated_at, c.properties, m.name AS m_name, m.manufacturer AS m_manufacturer, "
-        "m.product_id AS m_product_id, m.definition AS m_definition, "
-        "m.organization_id AS m_organization_id, m.created_at AS m_created_at, "
-        "m.updated_at AS m_updated_at "
-        "FROM components c LEFT JOIN materials m ON m.id = c.material_id "
-        "WHERE c.id IN (SELECT value FROM json_each(?))",
-        (ids_param(ids),),
-    )
-    found = {}
-    for row in rows:
-        material = None
-        if row["material_id"] is not None:
-            material = {
-                "id": row["material_id"],
-                "name": row["m_name"],
-                "manufacturer": row["m_manufacturer"],
-                "product_id": row["m_product_id"],
-                "definition": loads(row["m_definition"]),
-                "organization_id": row["m_organization_id"],
-                "created_at": row["m_created_at"],
-                "updated_at": row["m_updated_at"],
-            }
-        found[row["id"]] = {
-            "id": row["id"],
-            "component_type": row["component_type"],
-            "material_id": row["material_id"],
-            "organization_id": row["organization_id"],
-            "created_at": row["created_at"],
-            "updated_at": row["updated_at"],
-            "properties": loads(row["properties"]),
-            "material": material,
-        }
-    return found
 
 
 # -- specifications ----------------------------------------------------------------------------
@@ -227,8 +80,8 @@ def load_spec(tx: Tx, spec_id: str) -> sqlite3.Row:
     return row
 
 
-def get_spec(tx: Tx, spec_id: str) -> dict[str, Any]:
-    return specs_json(tx, [load_spec(tx, spec_id)], full=True)[0]
+def get_spec(tx: Tx, spec_id: str, *, full: bool = True) -> dict[str, Any]:
+    return specs_json(tx, [load_spec(tx, spec_id)], full=full)[0]
 
 
 def _check_name_free(tx: Tx, project_id: str, name: str) -> None:
@@ -239,44 +92,55 @@ def _check_name_free(tx: Tx, project_id: str, name: str) -> None:
         raise conflict(f"Cell specification '{name}' already exists in this project", row["id"])
 
 
-def _nested_errors(field: str, value: Any, *, ratings_required: bool) -> list[dict[str, Any]]:
-    if value is None or field == "source":
+def _nested_errors(field: str, value: Any, write: Write) -> list[dict[str, Any]]:
+    """Quantity and ratings rules for the value a write stores in ``field``."""
+    loc = ("body", field)
+    if not write.checked:
         return []
     if field == "ratings":
-        return ratings_errors(value, ("body", "ratings"), required=ratings_required)
-    return property_errors(value, ("body", field))
+        if value is None:
+            if not write.ratings_required:
+                return []
+            return [field_error(loc, "Ratings are required; they cannot be null", "not_nullable")]
+        return ratings_errors(value, loc, required=write.ratings_required)
+    if value is None or field == "source":
+        return []
+    return property_errors(value, loc)
 
 
-def create_spec(tx: Tx, fields: dict[str, Any], *, ratings_required: bool = True) -> str:
-    """Insert a spec from a create body; returns its id."""
-    project_id = fields["project_id"]
-    if (
-        tx.one(
-            "SELECT 1 FROM projects WHERE id = ? AND organization_id = ?",
-            (project_id, tx.tenant.organization_id),
-        )
-        is None
-    ):
-        raise not_found("Project", project_id)
-    _check_name_free(tx, project_id, fields["name"])
-    nested = {key: fields.get(key, {}) for key in NESTED_FIELDS}
-    raise_invalid(
-        [
-            error
-            for key, value in nested.items()
-            for error in _nested_errors(
-                key, value, ratings_required=ratings_required and "ratings" in fields
-            )
-        ]
+def _check_project(tx: Tx, project_id: str) -> None:
+    row = tx.one(
+        "SELECT 1 FROM projects WHERE id = ? AND organization_id = ?",
+        (project_id, tx.tenant.organization_id),
     )
+    if row is None:
+        raise not_found("Project", project_id)
+
+
+def create_spec(tx: Tx, fields: dict[str, Any], write: Write = DEFAULTS) -> str:
+    """Insert a spec from a create body; returns its id.
+
+    Nested fields left out are stored as ``{}`` (``null`` for raw writes, which store as sent).
+    """
+    project_id = fields["project_id"]
+    _check_project(tx, project_id)
+    _check_name_free(tx, project_id, fields["name"])
+    absent: dict[str, Any] | None = {} if write.checked else None
+    nested: dict[str, Any] = {}
+    for key in NESTED_FIELDS:
+        if key in fields:
+            nested[key] = write.nested(None, fields[key], ("body", key))
+            raise_invalid(_nested_errors(key, nested[key], write))
+        else:
+            nested[key] = absent
+    spec_id = new_id()
     slots = {
         slot: None
         if fields.get(slot) is None
-        else resolve_component(tx, project_id, slot, fields[slot], None, "replace")
+        else resolve_component(tx, project_id, slot, fields[slot], None, write, spec_id)
         for slot in SLOTS
     }
-    spec_id, now = new_id(), tx.now()
-    tenant = tx.tenant
+    now, tenant = tx.now(), tx.tenant
     tx.execute(
         f"INSERT INTO cell_specifications ({SPEC_COLUMNS}) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -299,7 +163,7 @@ def create_spec(tx: Tx, fields: dict[str, Any], *, ratings_required: bool = True
     return spec_id
 
 
-def patch_spec(tx: Tx, spec_id: str, fields: dict[str, Any], *, mode: str) -> None:
+def patch_spec(tx: Tx, spec_id: str, fields: dict[str, Any], write: Write) -> None:
     """Apply a partial update: only the keys present change; ``updated_at`` always moves."""
     row = load_spec(tx, spec_id)
     project_id = row["project_id"]
@@ -309,8 +173,8 @@ def patch_spec(tx: Tx, spec_id: str, fields: dict[str, Any], *, mode: str) -> No
     errors = []
     for key in NESTED_FIELDS:
         if key in fields:
-            value = patched(mode, loads(row[key]), fields[key])
-            errors.extend(_nested_errors(key, value, ratings_required=False))
+            value = write.nested(loads(row[key]), fields[key], ("body", key))
+            errors.extend(_nested_errors(key, value, write))
             changes[key] = dumps(value)
     raise_invalid(errors)
     for slot in SLOTS:
@@ -323,7 +187,7 @@ def patch_spec(tx: Tx, spec_id: str, fields: dict[str, Any], *, mode: str) -> No
         if row[f"{slot}_id"] is not None:
             previous = tx.one("SELECT * FROM components WHERE id = ?", (row[f"{slot}_id"],))
         changes[f"{slot}_id"] = resolve_component(
-            tx, project_id, slot, fields[slot], previous, mode
+            tx, project_id, slot, fields[slot], previous, write, spec_id
         )
     tx.update("cell_specifications", row, changes)
 

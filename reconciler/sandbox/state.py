@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from reconciler.sandbox.db import Database
 from reconciler.sandbox.faults import FaultInjector, Journal
-from reconciler.sandbox.settings import SandboxSettings
+from reconciler.sandbox.query import Shuffler
+from reconciler.sandbox.settings import Behaviour, SandboxSettings
 
 
 @dataclass
@@ -15,6 +16,9 @@ class SandboxState:
     settings: SandboxSettings
     db: Database
     faults: FaultInjector
+    behaviour: Behaviour
+    """Read once per request; ``PUT /_sandbox/behaviour`` swaps in a new value."""
+    shuffler: Shuffler
     journal: Journal = field(default_factory=Journal)
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set when the server shuts down, so stalled requests stop waiting."""
@@ -28,4 +32,10 @@ class SandboxState:
             latency_ms=settings.latency_ms,
             stall_seconds=settings.stall_seconds,
         )
-        return cls(settings=settings, db=Database(settings.db_path), faults=faults)
+        return cls(
+            settings=settings,
+            db=Database(settings.db_path),
+            faults=faults,
+            behaviour=settings.behaviour(),
+            shuffler=Shuffler(settings.seed),
+        )

@@ -29,6 +29,11 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _is_finite(value: int | float) -> bool:
+    """Integers are always finite (``math.isfinite`` overflows on ones beyond float range)."""
+    return isinstance(value, int) or math.isfinite(value)
+
+
 def quantity_errors(value: Any, loc: Loc) -> list[dict[str, Any]]:
     """Problems with one Quantity ``{"value": number, "unit": str}``."""
     if not isinstance(value, dict):
@@ -36,7 +41,7 @@ def quantity_errors(value: Any, loc: Loc) -> list[dict[str, Any]]:
     errors = []
     if "value" not in value:
         errors.append(field_error((*loc, "value"), "Field required", "missing"))
-    elif not _is_number(value["value"]) or not math.isfinite(value["value"]):
+    elif not _is_number(value["value"]) or not _is_finite(value["value"]):
         errors.append(
             field_error(
                 (*loc, "value"),
@@ -132,9 +137,18 @@ def canonical_json(value: Any) -> str:
 
 
 def parse_moment(raw: str) -> datetime:
-    """A date or date-time in ISO 8601; naive values are taken as UTC. Raises ValueError."""
+    """A date or date-time in ISO 8601, in UTC (naive values are taken as UTC).
+
+    Raises ValueError, also for an instant that leaves the calendar once moved to UTC
+    (``9999-12-31T23:00-05:00``).
+    """
     moment = datetime.fromisoformat(raw.strip())
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{raw!r} is out of range in UTC") from None
 
 
 def check_date_or_datetime(raw: str) -> str:

@@ -122,6 +122,7 @@ def main() -> None:
         ):
             last_page = max(args.specs - 100, 0)
             scope = {"project_id": server.project_id}
+            by_name = {"order_by": "name", "order": "asc"}
             cases = [
                 (
                     f"full=true limit=100 offset={last_page}",
@@ -133,6 +134,23 @@ def main() -> None:
                     {"limit": 100, "offset": last_page, **scope},
                 ),
                 ("name=eq. identity lookup", {"name": "eq.bench-04321", "full": "true", **scope}),
+                (
+                    f"order_by=name asc full=true offset={last_page}",
+                    {"full": "true", "limit": 100, "offset": last_page, **by_name, **scope},
+                ),
+                ("order_by=name asc full=true offset=0", {"full": "true", **by_name, **scope}),
+                (
+                    f"order_by=name asc metadata offset={last_page}",
+                    {"limit": 100, "offset": last_page, **by_name, **scope},
+                ),
+                (
+                    f"org-wide default order offset={last_page}",
+                    {"limit": 100, "offset": last_page},
+                ),
+                (
+                    f"org-wide order_by=name asc offset={last_page}",
+                    {"limit": 100, "offset": last_page, **by_name},
+                ),
             ]
             for label, params in cases:
                 size = len(api.get(URL, params=params).content)
