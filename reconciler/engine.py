@@ -207,15 +207,25 @@ class Connection:
 def _embedded_sandbox(state_dir: Path) -> Iterator[SandboxServer]:
     """The local sandbox in this process on an ephemeral loopback port, with a one-off key."""
     try:
+        from reconciler.sandbox.db import DatabaseUnusable
         from reconciler.sandbox.server import SandboxServer, SandboxSettings
     except ImportError as exc:
         raise UsageError(
             "--sandbox needs the sandbox extra: pip install 'ionworks-apply[sandbox]'"
         ) from exc
-    state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot use {state_dir} for --sandbox: {exc.strerror}") from None
     settings = SandboxSettings(db_path=state_dir / "sandbox.db", api_key=secrets.token_hex(16))
-    server = SandboxServer(settings)
-    server.start()
+    try:
+        server = SandboxServer(settings)
+        server.start()
+    except DatabaseUnusable as exc:
+        raise UsageError(
+            f"--sandbox cannot use {settings.db_path}: {exc}; move it away or pick another "
+            "state directory (--sandbox DIR)"
+        ) from None
     try:
         yield server
     finally:

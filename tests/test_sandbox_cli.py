@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -267,3 +268,18 @@ def test_behaviour_flags_reach_the_running_sandbox(tmp_path: Path) -> None:
         with httpx.Client(base_url=url, headers=viewer) as api:
             assert api.get("/cell_specifications").status_code == 200
             assert api.post("/_sandbox/reset").status_code == 403
+
+
+def test_embedded_sandbox_on_a_corrupt_database_is_one_clear_error(
+    run_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "sandbox.db").write_bytes(b"this is not sqlite" * 100)
+    manifests = tmp_path / "m"
+    manifests.mkdir()
+    result = run_cli("--sandbox", str(state), "plan", str(manifests))
+    assert result.code == 1, result.output
+    [error] = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert "sandbox.db" in error
+    assert "Internal error" not in result.output
