@@ -315,6 +315,20 @@ def plan_directories(
     """Plan every directory; ``use_config_prune=False`` ignores the config's prune (drift)."""
     settings = connection.settings()
     targets = load_targets(directories, settings.project_id)
+    return _plan_targets(
+        settings, targets, [prune] * len(targets), options, use_config_prune=use_config_prune
+    )
+
+
+def _plan_targets(
+    settings: ApiSettings,
+    targets: Sequence[Target],
+    prunes: Sequence[bool],
+    options: guards.GuardOptions,
+    *,
+    use_config_prune: bool,
+) -> list[Plan]:
+    """Plan the targets concurrently with one client, each with its prune."""
 
     async def go() -> list[Plan]:
         async with IonworksClient(settings) as client:
@@ -327,7 +341,7 @@ def plan_directories(
                     options=options,
                     use_config_prune=use_config_prune,
                 )
-                for target in targets
+                for target, prune in zip(targets, prunes, strict=True)
             ]
             return list(await asyncio.gather(*plans))
 
@@ -357,23 +371,10 @@ def plan_saved(
                 "here: apply a saved plan from where it was made"
             )
     targets = load_targets([Path(p.manifests_dir) for p in saved], settings.project_id)
-
-    async def go() -> list[Plan]:
-        async with IonworksClient(settings) as client:
-            fresh = [
-                make_plan(
-                    client,
-                    target,
-                    api_url=settings.base_url,
-                    prune=plan.prune,
-                    options=options,
-                    use_config_prune=False,
-                )
-                for plan, target in zip(saved, targets, strict=True)
-            ]
-            return list(await asyncio.gather(*fresh))
-
-    checked = [check_reviewed(s, f) for s, f in zip(saved, run(go()), strict=True)]
+    fresh = _plan_targets(
+        settings, targets, [p.prune for p in saved], options, use_config_prune=False
+    )
+    checked = [check_reviewed(s, f) for s, f in zip(saved, fresh, strict=True)]
     reasons = [reason for c in checked for reason in c.reasons]
     if reasons:
         raise StalePlanError(reasons)

@@ -8,27 +8,22 @@ record, page by page.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
 from typing import Any
 
-#: Top-level fields of a cell specification that a manifest can declare (contract 4.1).
-SPEC_FIELDS = (
-    "name",
-    "form_factor",
-    "manufacturer",
-    "ratings",
-    "properties",
-    "source",
-    "anode",
-    "cathode",
-    "electrolyte",
-    "separator",
-    "case",
-    "notes",
+from reconciler.schema import CellSpecManifest, Component, Material
+
+#: Top-level fields a manifest declares that the API stores (contract 4.1), in the create
+#: body's order: the manifest model's, without the reconciler-only ``lifecycle``.
+SPEC_FIELDS = tuple(field for field in CellSpecManifest.model_fields if field != "lifecycle")
+#: The component slots (anode ... case): the manifest model's fields that hold a Component.
+COMPONENT_SLOTS = tuple(
+    field
+    for field, info in CellSpecManifest.model_fields.items()
+    if Component in typing.get_args(info.annotation)
 )
-COMPONENT_SLOTS = ("anode", "cathode", "electrolyte", "separator", "case")
-COMPONENT_FIELDS = ("properties", "material")
-MATERIAL_FIELDS = ("name", "manufacturer", "definition", "product_id")
+MATERIAL_FIELDS = tuple(Material.model_fields)
 
 #: Fields of a live spec read besides its manifest-shaped body (matching, staleness).
 IDENTITY_FIELDS = ("id", "name", "project_id", "updated_at")

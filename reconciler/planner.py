@@ -20,6 +20,7 @@ from reconciler.manifests import ManifestSet, SpecDocument
 from reconciler.ownership import MARKER_PATH, foreign_owner, marker_of, with_marker
 from reconciler.paths import copy_tree, get_path, set_path, split_path, without_paths
 from reconciler.plan import Change, FieldChange, Plan
+from reconciler.units import is_quantity
 
 
 @dataclass(frozen=True)
@@ -51,15 +52,11 @@ def whole_quantities(
     widened: list[tuple[str, ...]] = []
     for path in paths:
         for end in range(1, len(path)):
-            if any(_quantity_like(get_path(body, path[:end])) for body in bodies):
+            if any(is_quantity(get_path(body, path[:end])) for body in bodies):
                 path = path[:end]
                 break
         widened.append(path)
     return widened
-
-
-def _quantity_like(value: Any) -> bool:
-    return isinstance(value, Mapping) and set(value) == {"value", "unit"}
 
 
 def diff_spec(

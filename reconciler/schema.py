@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
+from reconciler.paths import path_text
 from reconciler.schema_checks import (
     DocPath,
     Issue,
@@ -24,7 +25,6 @@ from reconciler.schema_checks import (
     check_lifecycle,
     check_ratings,
     describe_value,
-    path_text,
     suggest,
 )
 

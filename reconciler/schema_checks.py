@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.paths import path_text
 from reconciler.units import (
     UnitError,
     canonical,
@@ -70,14 +71,6 @@ class Issue:
     message: str
     at_key: bool = False
     severity: str = "error"
-
-
-def path_text(path: DocPath) -> str:
-    """``ratings.capacity.unit`` / ``lifecycle.previous_names[0]``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
 
 
 def describe_value(value: Any) -> str:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from reconciler.drift import SECTIONS, Drift
 from reconciler.ownership import MARKER_KEY
 from reconciler.plan import Cascade, Change, Plan
+from reconciler.units import is_quantity
 
 #: Default budget, in characters, for one value on one line.
 VALUE_LIMIT = 120
@@ -51,19 +52,6 @@ def quote(text: str, limit: int | None = VALUE_LIMIT) -> str:
     if limit is not None and len(inner) + 2 > limit:
         inner = inner[: max(limit - 5, 1)] + "..."
     return f'"{inner}"'
-
-
-def is_quantity(value: Any) -> bool:
-    """``{"value": <number>, "unit": "<text>"}``, the API's Quantity form."""
-    return (
-        isinstance(value, Mapping)
-        and len(value) == 2
-        and "unit" in value
-        and "value" in value
-        and isinstance(value["unit"], str)
-        and isinstance(value["value"], int | float)
-        and not isinstance(value["value"], bool)
-    )
 
 
 def number(value: float) -> str:
