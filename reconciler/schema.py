@@ -25,6 +25,7 @@ from reconciler.schema_checks import (
     check_ratings,
     describe_value,
     path_text,
+    quantity_example,
     suggest,
 )
 
@@ -265,7 +266,7 @@ def validation_issues(error: ValidationError, model: type[BaseModel]) -> list[Is
         elif kind in ("model_type", "dict_type", "model_attributes_type"):
             got = describe_value(value)
             if _model_at(model, path) is Quantity:
-                wanted = "a Quantity like {value: 4.2, unit: V}"
+                wanted = f"a Quantity like {quantity_example(path, value)}"
             else:
                 wanted = "a mapping (key: value lines)"
             issues.append(Issue(path, f"{field} must be {wanted}, got {got}"))
