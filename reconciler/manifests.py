@@ -243,9 +243,12 @@ def _load_file(path: Path) -> _LoadedFile:
         full = parse_documents(text, shown, full_positions=True)
         checked = [(doc, issues) for doc, (_, issues) in zip(full.documents, checked, strict=True)]
     problems.extend(parsed.problems)
+    # A value the parser already refused (empty, too large ...) is not reported twice.
+    reported = {problem.location for problem in parsed.problems}
     specs: list[tuple[SpecDocument, int]] = []
     for doc, issues in checked:
-        problems.extend(_problem(doc, issue) for issue in issues)
+        located = (_problem(doc, issue) for issue in issues)
+        problems.extend(problem for problem in located if problem.location not in reported)
         if isinstance(doc.value, dict) and isinstance(doc.value.get("name"), str):
             specs.append((_spec_document(doc), doc.index))
     return _LoadedFile(path, tuple(problems), tuple(specs))

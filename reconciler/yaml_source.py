@@ -56,6 +56,14 @@ _TAGGED_TYPES: dict[str, tuple[type, str]] = {
     "null": (type(None), "null"),
 }
 _NO_KEY, _IGNORE, _MERGE, _IGNORED_KEY = object(), object(), object(), object()
+# Past this many digits an integer is surely beyond a float; int() of it could be slow or refused
+# (Python's 4300-digit limit), so it is not even converted.
+_MAX_INT_CHARS = 1100
+_NUL_MESSAGE = "text contains a NUL character (\\0), which Ionworks cannot store; remove it"
+
+
+class _NumberTooLarge(ValueError):
+    """An integer beyond a 64-bit float: the API could not hold it, Python may not print it."""
 
 
 class SourcePosition:
@@ -256,6 +264,8 @@ class _Builder:
 
     def _scalar(self, event: Any) -> None:
         text: str = event.value
+        if "\x00" in text:  # only a "\0" escape gets here: the file itself has no NUL bytes
+            self._problem(_at(event.start_mark), _NUL_MESSAGE)
         if event.tag is None and event.implicit[0]:
             parent = self.stack[-1] if self.stack else None
             if parent is not None and not parent.is_map:
@@ -263,7 +273,9 @@ class _Builder:
             if text == "<<" and parent is not None and parent.key is _NO_KEY:
                 parent.key, parent.key_mark = _MERGE, event.start_mark
                 return
-            value = _plain_value(text)
+            if not text and parent is not None and isinstance(parent.key, str):
+                self._problem(_at(event.start_mark), _empty_value(parent.key))
+            value = self._resolve(text, event.start_mark)
             if not isinstance(value, str) and parent is not None and parent.key is _NO_KEY:
                 self._problem(_at(event.start_mark), f"keys must be text; quote it: '{text}'")
                 value = _IGNORED_KEY
@@ -275,7 +287,9 @@ class _Builder:
         if tag is None or tag in ("!", f"{_YAML}str", f"{_YAML}timestamp"):
             return text
         if tag in (f"{_YAML}int", f"{_YAML}float", f"{_YAML}bool", f"{_YAML}null"):
-            value = _plain_value(text)
+            value = self._resolve(text, mark)
+            if value is None and tag != f"{_YAML}null" and text not in _NULLS:
+                return None  # too large: reported
             wanted, noun = _TAGGED_TYPES[tag[len(_YAML) :]]
             if wanted is float and type(value) is int:
                 return float(value)
@@ -285,6 +299,13 @@ class _Builder:
             return value
         self._problem(_at(mark), f"unsupported YAML tag {_show_tag(tag)}; write a plain value")
         return None
+
+    def _resolve(self, text: str, mark: Any) -> Any:
+        try:
+            return _plain_value(text)
+        except _NumberTooLarge as exc:
+            self._problem(_at(mark), str(exc))
+            return None
 
     def _alias(self, name: str, mark: Any) -> None:
         if name in self.open_anchors:
@@ -403,16 +424,40 @@ def _plain_value(text: str) -> Any:
         return text
     if _INT.fullmatch(text):
         digits = text.replace("_", "")
+        if len(digits) > _MAX_INT_CHARS:
+            raise _NumberTooLarge(_too_large(digits))
         try:
-            return int(digits, 0)
+            number = int(digits, 0)
         except ValueError:
-            return int(digits, 10)  # "017" is seventeen in YAML 1.2
+            number = int(digits, 10)  # "017" is seventeen in YAML 1.2
+        if number.bit_length() > _FLOAT_BITS:
+            raise _NumberTooLarge(_too_large(digits))
+        return number
     lowered = text.lower()
     if lowered in _SPECIAL_FLOATS:
         return _SPECIAL_FLOATS[lowered]
     if _FLOAT.fullmatch(text):
         return float(text.replace("_", ""))
     return text
+
+
+_FLOAT_BITS = 1024  # every integer a 64-bit float can hold is below 2**1024
+
+
+def _too_large(literal: str) -> str:
+    digits = len(re.sub(r"^[-+]?(?:0[xob])?", "", literal))
+    return (
+        f"number too large ({digits} digits): numbers must fit a 64-bit float "
+        "(at most about 1.8e308)"
+    )
+
+
+def _empty_value(key: str) -> str:
+    """``properties:`` with nothing under it would send null and clear the field."""
+    return (
+        f"{key!r} has no value (empty means null, which clears it): indent the lines that "
+        f"belong to it under it, or write '{key}: null' to make it empty on purpose"
+    )
 
 
 def _copy(value: Any) -> Any:
