@@ -29,7 +29,14 @@ from reconciler.schema_checks import (
     suggest,
 )
 
-__all__ = ["CellSpecManifest", "Issue", "check_spec", "json_schema", "validation_issues"]
+__all__ = [
+    "CellSpecManifest",
+    "Issue",
+    "check_spec",
+    "json_schema",
+    "model_at",
+    "validation_issues",
+]
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 # A placeholder pydantic accepts; json_schema() swaps in a reference to PropertyValue.
@@ -50,8 +57,9 @@ class Quantity(BaseModel):
     unit: str = Field(
         min_length=1,
         description="pint syntax (A*h, mg/cm**2, mA*h/g) or dot-exponent syntax (A.h, mg.cm-2, "
-        "mA.h.g-1, mol.L-1); also percent, dimensionless, um, uL, ohm. C is a C-rate (1/h); "
-        "spell a coulomb `coulomb`.",
+        "mA.h.g-1, mol.L-1), not both in one unit (mA*h/g-1 would mean mA*h*g); also Ah, mAh, "
+        "Wh, percent, wt%, vol%, dimensionless, um, uL, ohm, mOhm. C is a C-rate (1/h); spell "
+        "a coulomb `coulomb`.",
     )
 
 
@@ -269,7 +277,7 @@ def validation_issues(
             )
         elif kind in ("model_type", "dict_type", "model_attributes_type"):
             got = describe_value(value)
-            if _model_at(model, path) is Quantity:
+            if model_at(model, path) is Quantity:
                 wanted = f"a Quantity like {quantity_example(path, value)}"
             else:
                 wanted = "a mapping (key: value lines)"
@@ -295,7 +303,7 @@ def _unknown_key(model: type[BaseModel], path: DocPath, document: Mapping[str, A
     key = str(path[-1])
     if key in SERVER_FIELDS:
         return f"unknown key {key!r}: server-assigned fields are not written in manifests"
-    parent = _model_at(model, path[:-1])
+    parent = model_at(model, path[:-1])
     allowed = list(parent.model_fields) if parent is not None else []
     if parent is Quantity:
         return f"unknown key {key!r} in a Quantity: a Quantity has only value and unit"
@@ -320,14 +328,14 @@ def _indented_too_little(
     ``manufacturer: X`` at the level of ``material``. Keys above that are misplaced too are
     looked past; a key that belongs where it is ends the search."""
     key = path[-1]
-    parent = _model_at(model, path[:-1])
+    parent = model_at(model, path[:-1])
     siblings = list(_value_at(document, path[:-1]) or {})
     index = siblings.index(key) if key in siblings else 0
     for previous in reversed(siblings[:index]):
         above: DocPath = (*path[:-1], previous)
         while True:
             value = _value_at(document, above)
-            takes = _model_at(model, above)
+            takes = model_at(model, above)
             if (takes is not None and key in takes.model_fields) or (
                 above[-1] in _FREE_FORM_FIELDS and not value
             ):
@@ -351,7 +359,7 @@ def _value_at(document: Mapping[str, Any], path: DocPath) -> Any:
     return value
 
 
-def _model_at(model: type[BaseModel], path: DocPath) -> type[BaseModel] | None:
+def model_at(model: type[BaseModel], path: DocPath) -> type[BaseModel] | None:
     """The model that validates the mapping at ``path`` (list indexes skipped)."""
     current: type[BaseModel] = model
     for part in path:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,6 +126,17 @@ def parse_documents(text: str, display: str, *, full_positions: bool = False) ->
         except _NeedPositions:
             pass
     return _Builder(text, display, full=True).run()
+
+
+def parse_events(text: str) -> Iterator[Any]:
+    """The parser's events for ``text``, from the same parser the loader uses (libyaml when
+    installed: the pure-Python one disagrees on details such as a tab after ``key:``)."""
+    if CParser is None:
+        yield from YAML(typ="safe", pure=True).parse(text)
+        return
+    parser = CParser(text)
+    while parser.check_event():
+        yield parser.get_event()
 
 
 class _NeedPositions(Exception):
