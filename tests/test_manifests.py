@@ -332,8 +332,14 @@ def test_ctrl_c_while_workers_load_stops_them_all_with_one_message(tmp_path: Pat
     for number in range(3000):
         (tmp_path / f"{number:04d}.yaml").write_text(SPEC.format(name=f"Cell {number}"))
     script = Path(sys.executable).with_name("ionworks-apply")  # what users run
+    # A terminal runs commands with Ctrl-C at its default action; a shell's background job (a
+    # test run started with `&`) hands it down ignored, so set it as a terminal would.
+    as_in_a_terminal = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
     process = subprocess.Popen(
-        [str(script), "validate", str(tmp_path)],
+        [sys.executable, "-c", as_in_a_terminal, str(script), "validate", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
