@@ -64,7 +64,7 @@ class _Entry:
 
     node: tuple[Leaf, Leaf | Block] | Leaf | Block
     leading: list[int]  # comment and blank lines above it
-    loose: list[str]  # comments from lines that disappear (``-`` alone, a key's own line)
+    loose: list[str]  # comments from lines that disappear (a ``-`` alone, its item below)
     closing: list[int] = field(default_factory=list)  # comment lines that end its block value
 
     @property
@@ -323,7 +323,7 @@ class _Writer:
 
     def _unit(self, unit: Leaf) -> str:
         written = self._source(unit)
-        if not self.units or unit.value is None or written[:1] in "&!":
+        if not self.units or unit.value is None or written.startswith(("&", "!")):
             return written
         spelled = canonical_spelling(unit.value)
         return written if spelled == unit.value.strip() else spelled
