@@ -104,19 +104,22 @@ def quantity_example(path: DocPath, value: Any = None) -> str:
 
 def _key_of(path: DocPath) -> str:
     """The key a value is stored under: ``layers`` for ``...layers[1]``."""
+    last = path[-1] if path else ""
+    if isinstance(last, str):
+        return last
     return next((part for part in reversed(path) if isinstance(part, str)), "")
 
 
 def check_quantity(quantity: Mapping[str, Any], path: DocPath) -> tuple[list[Issue], float, str]:
     """Unit, size and plausibility problems of a well-shaped Quantity, plus its SI magnitude
     and dimension (NaN magnitude when the unit or size is wrong)."""
-    problem = unit_problem(quantity["unit"], expected_unit(path))
-    if problem is not None:
-        return [Issue((*path, "unit"), problem)], math.nan, ""
     try:
         magnitude, dimension = canonical(quantity["value"], quantity["unit"])
     except UnitError:
-        magnitude, dimension = math.inf, ""
+        problem = unit_problem(quantity["unit"], expected_unit(path))
+        if problem is not None:
+            return [Issue((*path, "unit"), problem)], math.nan, ""
+        magnitude, dimension = math.inf, ""  # the unit is fine; the value is beyond it
     if not math.isfinite(magnitude) or abs(magnitude) > MAX_MAGNITUDE:
         message = (
             f"{format_quantity(quantity)} is implausibly large (over {MAX_MAGNITUDE:g} in SI "
@@ -209,7 +212,7 @@ def _bare_number(value: float, path: DocPath) -> Issue:
 
 
 def _free_form_quantity(value: dict[str, Any], path: DocPath) -> list[Issue]:
-    extra = sorted(set(value) - {"value", "unit"})
+    extra = [] if len(value) == 2 else sorted(set(value) - {"value", "unit"})
     if extra:
         message = f"unknown key {extra[0]!r} in a Quantity: a Quantity has only value and unit"
         return [Issue((*path, extra[0]), message, at_key=True)]

@@ -286,7 +286,11 @@ class _Builder:
                 return
             if not text and parent is not None and isinstance(parent.key, str):
                 self._problem(_at(event.start_mark), _empty_value(parent.key))
-            value = self._resolve(text, event.start_mark)
+            try:
+                value = _plain_value(text)
+            except _NumberTooLarge as exc:
+                self._problem(_at(event.start_mark), str(exc))
+                value = None
             if not isinstance(value, str) and parent is not None and parent.key is _NO_KEY:
                 self._problem(_at(event.start_mark), f"keys must be text; quote it: '{text}'")
                 value = _IGNORED_KEY
@@ -298,9 +302,11 @@ class _Builder:
         if tag is None or tag in ("!", f"{_YAML}str", f"{_YAML}timestamp"):
             return text
         if tag in (f"{_YAML}int", f"{_YAML}float", f"{_YAML}bool", f"{_YAML}null"):
-            value = self._resolve(text, mark)
-            if value is None and tag != f"{_YAML}null" and text not in _NULLS:
-                return None  # too large: reported
+            try:
+                value = _plain_value(text)
+            except _NumberTooLarge as exc:
+                self._problem(_at(mark), str(exc))
+                return None
             wanted, noun = _TAGGED_TYPES[tag[len(_YAML) :]]
             if wanted is float and type(value) is int:
                 return float(value)
@@ -310,13 +316,6 @@ class _Builder:
             return value
         self._problem(_at(mark), f"unsupported YAML tag {_show_tag(tag)}; write a plain value")
         return None
-
-    def _resolve(self, text: str, mark: Any) -> Any:
-        try:
-            return _plain_value(text)
-        except _NumberTooLarge as exc:
-            self._problem(_at(mark), str(exc))
-            return None
 
     def _alias(self, name: str, mark: Any) -> None:
         if name in self.open_anchors:
