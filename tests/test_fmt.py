@@ -14,7 +14,7 @@ from helpers import CliResult
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler import export, layout
+from reconciler import export, layout, yaml_source
 from reconciler.fmt import FormatError, format_text
 from reconciler.schema import TOP_LEVEL_FIELDS, Ratings
 from reconciler.units import canonical_spelling, quantities_equal
@@ -435,3 +435,37 @@ def test_units_flag_and_what_fmt_writes_through(
     assert target.read_text() == "name: A\nproperties:\n  c: {value: 175, unit: mA*h/g}\n"
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
     assert not [p for p in real.iterdir() if p.name != "cell.yaml"]  # no temporary file left
+
+
+YAML_BITS = [
+    *TOP_LEVEL_FIELDS, "value", "unit", ": ", "\n", "  ", "    ", "- ", "-\n", "{", "}", "[",
+    "]", ", ", "&a ", "*a", "<<: ", "---\n", "...\n", "!!str ", "'", '"', "# c", " # c", "|\n",
+    ">-\n", "? ", "é", "\t", "\r\n", "1e400", "null", "A*h", "%",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(YAML_BITS), max_size=50))
+def test_any_text_is_formatted_or_refused_with_reasons(bits: list[str]) -> None:
+    text = "".join(bits)
+    try:
+        formatted = format_text(text, "x.yaml")
+    except FormatError as exc:
+        assert exc.problems and all(p.message for p in exc.problems)
+    else:
+        assert format_text(formatted, "x.yaml") == formatted
+
+
+def test_the_pure_python_parser_formats_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without ruamel.yaml.clib, spans come from ruamel's own parser: same columns, same text."""
+    texts = [p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.yaml"))]
+    texts.append(
+        "notes: é😀 # c\nname: 'Cell 😀'\nratings:\n  capacity:\n    value: 5\n    unit: Ah\n"
+    )
+    with_c = [format_text(text, "x.yaml", units=True) for text in texts]
+    monkeypatch.setattr(yaml_source, "CParser", None)
+    assert [format_text(text, "x.yaml", units=True) for text in texts] == with_c
+    assert (
+        with_c[-1]
+        == "name: 'Cell 😀'\nratings:\n  capacity: {value: 5, unit: A*h}\nnotes: é😀 # c\n"
+    )
