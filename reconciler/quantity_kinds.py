@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.units import canonical, describe_dimension, dimension_of, format_quantity
+from reconciler.unit_help import describe_dimension
+from reconciler.units import canonical, dimension_of, format_quantity
 
 _LAYERS = ("anode", "cathode", "separator")
 

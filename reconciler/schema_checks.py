@@ -15,15 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.quantity_kinds import example_unit, judge
-from reconciler.units import (
-    UnitError,
-    canonical,
-    describe_dimension,
-    dimension_of,
-    format_quantity,
-    is_quantity,
-    unit_problem,
-)
+from reconciler.unit_help import describe_dimension, unit_problem
+from reconciler.units import UnitError, canonical, dimension_of, format_quantity, is_quantity
 
 DocPath = tuple[str | int, ...]
 

@@ -17,7 +17,6 @@ Parsing is cached per unit string: ``canonical`` runs for every Quantity of ever
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import re
@@ -49,44 +48,6 @@ _FRACTIONS = {
     "mol": "amount_fraction",
     "at": "atom_fraction",
 }
-# Names people write for battery quantities; the pool for "did you mean" besides pint's own names.
-_COMMON_UNITS = (
-    "A*h", "mA*h", "Ah", "mAh", "V", "mV", "W*h", "mW*h", "Wh", "mWh", "W*h/kg", "W*h/L", "C",
-    "A", "mA", "W", "mW", "g", "kg", "mg", "mm", "um", "nm", "cm", "m", "mg/cm**2", "g/cm**3",
-    "mA*h/g", "mA*h/cm**2", "mol/L", "uL", "mL", "L", "ohm", "mohm", "percent",
-    "dimensionless", "degC", "K", "s", "min", "h", "S/m", "mS/cm", "Pa", "MPa",
-)  # fmt: skip
-# Unit symbols that are found glued together (``mAhg-1`` is mA.h.g-1), with their prefixes.
-_GLUED = {
-    "A": "munk", "V": "muk", "W": "mukM", "h": "", "hr": "", "s": "m", "g": "munk",
-    "L": "mu", "m": "cmunµ", "mol": "m", "S": "mu", "Pa": "kM", "ohm": "mkM", "Ohm": "mkM",
-}  # fmt: skip
-# Dimensions named in words: an example unit of each, in the order they are looked up.
-_NAMED_DIMENSIONS = (
-    ("A*h", "a charge"), ("V", "a voltage"), ("A", "a current"), ("W", "a power"),
-    ("W*h", "an energy"), ("ohm", "a resistance"), ("S/m", "a conductivity"),
-    ("ohm*m", "a resistivity"), ("ohm*cm**2", "an areal resistance"), ("F", "a capacitance"),
-    ("mA*h/g", "a specific capacity (charge per mass)"),
-    ("mA*h/cm**2", "an areal capacity (charge per area)"),
-    ("mA/cm**2", "a current density (current per area)"), ("A/g", "a current per mass"),
-    ("mg/cm**2", "an areal loading (mass per area)"), ("g/cm**3", "a density (mass per volume)"),
-    ("W*h/kg", "an energy per mass"), ("W*h/L", "an energy per volume (or a pressure)"),
-    ("W/kg", "a power per mass"), ("W/L", "a power per volume"),
-    ("mol/L", "a concentration (amount per volume)"), ("g/mol", "a molar mass"),
-    ("m**2/g", "a specific surface area"), ("m**2/s", "a diffusivity"),
-    ("Pa*s", "a viscosity"), ("J/K", "a heat capacity"), ("J/kg/K", "a specific heat capacity"),
-    ("W/m/K", "a thermal conductivity"), ("N", "a force"), ("m/s", "a speed"),
-    ("V/s", "a voltage per time (a scan rate)"), ("1/h", "a rate (1/time, e.g. C)"),
-    ("m", "a length"), ("m**2", "an area"), ("m**3", "a volume"), ("g", "a mass"),
-    ("s", "a time"), ("K", "a temperature"), ("mol", "an amount of substance"),
-    ("dimensionless", "dimensionless (a ratio or a count)"),
-    ("wt%", "a mass fraction (wt%)"), ("vol%", "a volume fraction (vol%)"),
-    ("mol%", "an amount fraction (mol%)"), ("at%", "an atomic fraction (at%)"),
-)  # fmt: skip
-_SI_BASE = {
-    "[length]": "m", "[mass]": "kg", "[time]": "s", "[current]": "A", "[temperature]": "K",
-    "[substance]": "mol", "[luminosity]": "cd",
-}  # fmt: skip
 # How canonical_spelling writes a pint unit (prefixes are written as their symbol, u for µ).
 _SPELLINGS = {
     "ampere_hour": "A*h", "watt_hour": "W*h", "ohm": "ohm", "Ohm": "ohm", "percent": "percent",
@@ -101,7 +62,7 @@ class UnitError(ValueError):
 
 
 @dataclass(frozen=True)
-class _UnitInfo:
+class UnitInfo:
     unit: pint.Unit
     factor: float
     offset: float
@@ -109,7 +70,7 @@ class _UnitInfo:
 
 
 @dataclass(frozen=True)
-class _Unreadable:
+class Unreadable:
     """Why a unit string cannot be read: ``reason`` is the message, ``unknown`` a unit name
     pint does not know (for suggestions), ``remedy`` what to write instead; ``example`` marks
     a remedy that is only an example, which a field's own example replaces."""
@@ -119,9 +80,14 @@ class _Unreadable:
     remedy: str | None = None
     example: bool = False
 
+    def message(self, remedy: str | None = None) -> str:
+        """The reason, and what to write: ``remedy`` if given, else the one found."""
+        written = remedy or self.remedy
+        return f"{self.reason}; write {written}" if written else self.reason
+
 
 @functools.lru_cache(maxsize=1)
-def _registry() -> pint.UnitRegistry[float]:
+def unit_registry() -> pint.UnitRegistry[float]:
     """Build the registry once, on first use: pint takes a noticeable moment to load."""
     import pint
 
@@ -141,7 +107,7 @@ def _tokens(text: str) -> list[tuple[str, str, str | None]]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None:
-            raise _Refused(_Unreadable(f"unexpected character {text[position]!r} in unit {text!r}"))
+            raise _Refused(Unreadable(f"unexpected character {text[position]!r} in unit {text!r}"))
         position = match.end()
         if match["fraction"]:
             tokens.append(("fraction", match["fraction"].split(".")[0].rstrip(" %"), None))
@@ -153,7 +119,7 @@ def _tokens(text: str) -> list[tuple[str, str, str | None]]:
 
 
 class _Refused(Exception):
-    def __init__(self, unreadable: _Unreadable) -> None:
+    def __init__(self, unreadable: Unreadable) -> None:
         super().__init__(unreadable.reason)
         self.unreadable = unreadable
 
@@ -175,7 +141,7 @@ def _to_pint_syntax(text: str) -> str:
             name = C_RATE_UNIT
         elif name.endswith("C") and name[:-1] in _SI_PREFIXES:
             raise _Refused(
-                _Unreadable(
+                Unreadable(
                     f"unit {name!r} is ambiguous: C means C-rate here; "
                     f"spell charge out (e.g. '{_prefix_word(name[:-1])}coulomb')"
                 )
@@ -188,7 +154,7 @@ def _to_pint_syntax(text: str) -> str:
     return "".join(parts)
 
 
-def _mixed_syntax(text: str, factor: str) -> _Unreadable:
+def _mixed_syntax(text: str, factor: str) -> Unreadable:
     """``mA*h/g-1``: pint reads ``/g-1`` as *times* g, so say what to write instead."""
     reason = (
         f"unit {text!r} mixes '/' with a negative exponent: '/{factor}' would mean times "
@@ -196,8 +162,8 @@ def _mixed_syntax(text: str, factor: str) -> _Unreadable:
     )
     factors = _intended_factors(text)
     if factors is None:
-        return _Unreadable(reason, remedy="'/' alone (mA*h/g) or dot exponents alone (mA.h.g-1)")
-    return _Unreadable(reason, remedy=f"{_slash_form(factors)!r} or {_dot_form(factors)!r}")
+        return Unreadable(reason, remedy="'/' alone (mA*h/g) or dot exponents alone (mA.h.g-1)")
+    return Unreadable(reason, remedy=f"{slash_form(factors)!r} or {_dot_form(factors)!r}")
 
 
 def _intended_factors(text: str) -> list[tuple[str, int]] | None:
@@ -219,7 +185,7 @@ def _intended_factors(text: str) -> list[tuple[str, int]] | None:
     return factors
 
 
-def _slash_form(factors: Iterable[tuple[str, int]]) -> str:
+def slash_form(factors: Iterable[tuple[str, int]]) -> str:
     """``[(mA, 1), (h, 1), (g, -1)]`` -> ``mA*h/g``."""
     listed = list(factors)
 
@@ -257,17 +223,18 @@ def _dimension_string(dimensionality: Mapping[str, Any]) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _parse(text: str) -> _UnitInfo | _Unreadable:
-    """The unit, or why it cannot be read; cached, failures included (live data repeats them)."""
+def read_unit(text: str) -> UnitInfo | Unreadable:
+    """The unit, or why it cannot be read; cached, failures included (live data repeats them).
+    ``unit_help.unit_problem`` turns the why into a message with a suggestion."""
     stripped = text.strip()
     if not stripped:
         remedy = "'dimensionless' for plain counts and ratios"
-        return _Unreadable("empty unit", remedy=remedy, example=True)
+        return Unreadable("empty unit", remedy=remedy, example=True)
     if len(stripped) > MAX_UNIT_LENGTH:
-        return _Unreadable(f"unit is longer than {MAX_UNIT_LENGTH} characters")
+        return Unreadable(f"unit is longer than {MAX_UNIT_LENGTH} characters")
     import pint
 
-    registry = _registry()
+    registry = unit_registry()
     try:
         unit = registry.parse_units(_to_pint_syntax(stripped))
         zero = registry.Quantity(0.0, unit).to_base_units()
@@ -278,135 +245,20 @@ def _parse(text: str) -> _UnitInfo | _Unreadable:
     except pint.UndefinedUnitError as exc:
         unknown = next(iter(exc.unit_names), stripped) if exc.unit_names else stripped
         unknown = "C" if unknown == C_RATE_UNIT else unknown
-        return _Unreadable(f"unknown unit {stripped!r}", unknown=unknown)
+        return Unreadable(f"unknown unit {stripped!r}", unknown=unknown)
     except Exception:  # pint raises assorted errors (Assertion, Type, Overflow) on bad syntax
         remedy = "e.g. 'mA*h/g' or 'mA.h.g-1'"
-        return _Unreadable(f"cannot read unit {stripped!r}", remedy=remedy, example=True)
+        return Unreadable(f"cannot read unit {stripped!r}", remedy=remedy, example=True)
     if not (math.isfinite(factor) and math.isfinite(offset)) or factor == 0:
-        return _Unreadable(f"unit {stripped!r} is out of range")
-    return _UnitInfo(unit, factor, offset, _dimension_string(dict(unit.dimensionality)))
+        return Unreadable(f"unit {stripped!r} is out of range")
+    return UnitInfo(unit, factor, offset, _dimension_string(dict(unit.dimensionality)))
 
 
-def _unit_info(text: str) -> _UnitInfo:
-    parsed = _parse(text)
-    if isinstance(parsed, _Unreadable):
-        raise UnitError(unit_problem(text))
+def _unit_info(text: str) -> UnitInfo:
+    parsed = read_unit(text)
+    if isinstance(parsed, Unreadable):
+        raise UnitError(parsed.message())
     return parsed
-
-
-@functools.lru_cache(maxsize=1024)
-def unit_problem(text: str, expected: str | None = None) -> str | None:
-    """None when ``text`` is a unit we read; else a message saying what to write.
-
-    ``expected`` is an example unit of what the field needs (``um`` for a thickness): examples
-    then fit the field, and a suggestion for an unknown unit must have its dimension.
-    """
-    parsed = _parse(text)
-    if isinstance(parsed, _UnitInfo):
-        return None
-    wanted = _dimension_or_none(expected)
-    if parsed.unknown is not None:
-        suggestion = _suggestion(text.strip(), parsed.unknown, wanted)
-        if suggestion or expected is None or wanted is None:
-            return parsed.reason + suggestion
-        return f"{parsed.reason}; {describe_dimension(wanted)} is written e.g. {expected!r}"
-    remedy = parsed.remedy
-    if parsed.example and expected is not None and wanted is not None:
-        remedy = f"e.g. {expected!r}"
-    return f"{parsed.reason}; write {remedy}" if remedy else parsed.reason
-
-
-def _dimension_or_none(unit: str | None) -> str | None:
-    if unit is None:
-        return None
-    parsed = _parse(unit)
-    return parsed.dimension if isinstance(parsed, _UnitInfo) else None
-
-
-def _suggestion(text: str, unknown: str, wanted: str | None) -> str:
-    """`` (did you mean ...?)`` for an unknown unit name, only if it means what was meant."""
-    glued = _unglued(text, unknown)
-    if glued is not None and _fits(glued, wanted):
-        slash = canonical_spelling(glued)
-        also = f" or {slash!r}" if slash != glued else ""
-        return f"; write the units apart: {glued!r}{also}"
-    for candidate in (*_same_letters(unknown), *_closest(unknown)):
-        replaced = text.replace(unknown, "C" if candidate == C_RATE_UNIT else candidate)
-        if _fits(replaced, wanted):
-            return f" (did you mean {replaced!r}?)"
-    return ""
-
-
-def _fits(unit: str, wanted: str | None) -> bool:
-    parsed = _parse(unit)
-    return isinstance(parsed, _UnitInfo) and (wanted is None or parsed.dimension == wanted)
-
-
-def _unglued(text: str, unknown: str) -> str | None:
-    """``mAhg-1`` -> ``mA.h.g-1``: the one way to split a name into distinct unit symbols."""
-    pieces = _split_glued(unknown)
-    if pieces is None:
-        return None
-    match = re.search(re.escape(unknown) + r"(-?\d+)?", text)
-    if match is None:
-        return None
-    apart = ".".join(pieces) + (match[1] or "")
-    return text[: match.start()] + apart + text[match.end() :]
-
-
-@functools.lru_cache(maxsize=1)
-def _glued_symbols() -> dict[str, str]:
-    """Every prefixed symbol that may be glued, mapped to the unit it is a multiple of."""
-    symbols = {}
-    for symbol, prefixes in _GLUED.items():
-        for prefix in ("", *prefixes):
-            symbols[prefix + symbol] = "hour" if symbol == "hr" else symbol.lower()
-    return symbols
-
-
-def _split_glued(name: str) -> list[str] | None:
-    """The unique shortest split of ``name`` into glued symbols of distinct units, if any."""
-    symbols = _glued_symbols()
-    best: dict[int, list[list[str]]] = {0: [[]]}
-    for end in range(1, len(name) + 1):
-        splits = [
-            [*split, name[start:end]]
-            for start in range(end)
-            if name[start:end] in symbols
-            for split in best.get(start, [])
-        ]
-        splits = [s for s in splits if len({symbols[p] for p in s}) == len(s)]
-        if splits:
-            fewest = min(len(s) for s in splits)
-            best[end] = [s for s in splits if len(s) == fewest]
-    found = best.get(len(name), [])
-    return found[0] if len(found) == 1 and len(found[0]) > 1 else None
-
-
-def _same_letters(unknown: str) -> list[str]:
-    """Known spellings equal to ``unknown`` but for case (``MAH`` -> ``mAh``), if one unit."""
-    lowered = unknown.lower()
-    pool = [*_COMMON_UNITS, *_glued_symbols(), lowered]
-    found = {p for p in pool if p.lower() == lowered and p != unknown and _fits(p, None)}
-    units = {_parse(p) for p in found}
-    return sorted(found)[:1] if len(units) == 1 else []
-
-
-def _closest(word: str) -> list[str]:
-    """Known names close to ``word`` (case-insensitive), closest first, ties going to a longer
-    shared start; only close matches count, since a loose one may well mean something else."""
-    lowered = word.lower()
-    scored: list[tuple[float, int, str]] = []
-    for name in dict.fromkeys((*_COMMON_UNITS, *_registry()._units)):
-        score = difflib.SequenceMatcher(None, lowered, name.lower()).ratio()
-        if score < 0.75:
-            continue
-        shared = next(
-            (i for i, (a, b) in enumerate(zip(lowered, name.lower(), strict=False)) if a != b),
-            min(len(lowered), len(name)),
-        )
-        scored.append((score, shared, name))
-    return [name for _, _, name in sorted(scored, reverse=True)[:5]]
 
 
 def parse_unit(text: str) -> pint.Unit:
@@ -429,49 +281,14 @@ def dimension_of(unit: str) -> str:
     return _unit_info(unit).dimension
 
 
-def describe_dimension(dimension: str) -> str:
-    """A dimension in words ("a power"); unnamed ones in SI base units, never pint's brackets."""
-    named = _dimension_names().get(dimension)
-    if named is not None:
-        return named
-    parsed = _parse_dimension(dimension)
-    if parsed is None:
-        return dimension
-    factors = [(_SI_BASE.get(name, name.strip("[]")), power) for name, power in parsed]
-    return f"a quantity in {_slash_form(factors)}"
-
-
-@functools.lru_cache(maxsize=1)
-def _dimension_names() -> dict[str, str]:
-    names: dict[str, str] = {}
-    for unit, words in _NAMED_DIMENSIONS:
-        names.setdefault(dimension_of(unit), words)
-    return names
-
-
-def _parse_dimension(dimension: str) -> list[tuple[str, int]] | None:
-    """``[length] ** 2 * [mass] / [time] ** 3`` -> ``[([length], 2), ([mass], 1), ...]``."""
-    top, *bottom = dimension.split(" / ")
-    factors = []
-    for index, part in enumerate([top, *bottom]):
-        for factor in part.split(" * "):
-            if factor == "1":
-                continue
-            name, _, power = factor.partition(" ** ")
-            if not name.startswith("[") or not (power or "1").isdigit():
-                return None
-            factors.append((name, int(power or 1) * (-1 if index else 1)))
-    return factors
-
-
 def canonical_spelling(text: str) -> str:
     """One spelling per unit, in pint syntax (``mA.h.g-1``, ``mAh/g`` -> ``mA*h/g``; ``%`` ->
     ``percent``; ``µm`` -> ``um``), or ``text`` itself when it cannot be read or rewritten
     without changing what it means."""
-    parsed = _parse(text)
-    if not isinstance(parsed, _UnitInfo):
+    parsed = read_unit(text)
+    if not isinstance(parsed, UnitInfo):
         return text
-    registry = _registry()
+    registry = unit_registry()
     factors = []
     for name, power in parsed.unit._units.items():
         prefix, base, _ = registry.parse_unit_name(name)[0]
@@ -487,9 +304,9 @@ def canonical_spelling(text: str) -> str:
         factors.append((spelled, int(exponent) if exponent.is_integer() else 0))
     if any(power == 0 for _, power in factors):
         return text
-    spelling = _slash_form(factors) if factors else "dimensionless"
-    rewritten = _parse(spelling)
-    same = isinstance(rewritten, _UnitInfo) and (
+    spelling = slash_form(factors) if factors else "dimensionless"
+    rewritten = read_unit(spelling)
+    same = isinstance(rewritten, UnitInfo) and (
         rewritten.dimension == parsed.dimension
         and math.isclose(rewritten.factor, parsed.factor, rel_tol=1e-12)
         and math.isclose(rewritten.offset, parsed.offset, rel_tol=1e-12, abs_tol=1e-12)

@@ -15,8 +15,6 @@ message points at ``path:line:col``.
 
 from __future__ import annotations
 
-import math
-import re
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ from ruamel.yaml import events as ev
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from reconciler.errors import Location, Problem
+from reconciler.yaml_scalars import NumberTooLarge, plain_value
 from reconciler.yaml_text import reader_problem, syntax_problem
 
 try:
@@ -38,17 +37,6 @@ MAX_ALIAS_VALUES = 10_000
 MAX_DEPTH = 100
 
 _YAML = "tag:yaml.org,2002:"
-_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
-_BOOLS = {
-    **dict.fromkeys(("true", "True", "TRUE"), True),
-    **dict.fromkeys(("false", "False", "FALSE"), False),
-}
-_INT = re.compile(r"[-+]?(?:0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)")
-_FLOAT = re.compile(
-    r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?)"
-)
-_SPECIAL_FLOATS = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
-_NUMERIC_START = frozenset("0123456789+-.")
 _TAGGED_TYPES: dict[str, tuple[type, str]] = {
     "int": (int, "an integer"),
     "float": (float, "a number"),
@@ -56,14 +44,7 @@ _TAGGED_TYPES: dict[str, tuple[type, str]] = {
     "null": (type(None), "null"),
 }
 _NO_KEY, _IGNORE, _MERGE, _IGNORED_KEY = object(), object(), object(), object()
-# Past this many digits an integer is surely beyond a float; int() of it could be slow or refused
-# (Python's 4300-digit limit), so it is not even converted.
-_MAX_INT_CHARS = 1100
 _NUL_MESSAGE = "text contains a NUL character (\\0), which Ionworks cannot store; remove it"
-
-
-class _NumberTooLarge(ValueError):
-    """An integer beyond a 64-bit float: the API could not hold it, Python may not print it."""
 
 
 class SourcePosition:
@@ -287,8 +268,8 @@ class _Builder:
             if not text and parent is not None and isinstance(parent.key, str):
                 self._problem(_at(event.start_mark), _empty_value(parent.key))
             try:
-                value = _plain_value(text)
-            except _NumberTooLarge as exc:
+                value = plain_value(text)
+            except NumberTooLarge as exc:
                 self._problem(_at(event.start_mark), str(exc))
                 value = None
             if not isinstance(value, str) and parent is not None and parent.key is _NO_KEY:
@@ -303,8 +284,8 @@ class _Builder:
             return text
         if tag in (f"{_YAML}int", f"{_YAML}float", f"{_YAML}bool", f"{_YAML}null"):
             try:
-                value = _plain_value(text)
-            except _NumberTooLarge as exc:
+                value = plain_value(text)
+            except NumberTooLarge as exc:
                 self._problem(_at(mark), str(exc))
                 return None
             wanted, noun = _TAGGED_TYPES[tag[len(_YAML) :]]
@@ -422,44 +403,6 @@ class _Builder:
                     if keys is not None and fields is not None and source_pos.fields is not None:
                         keys[key] = source_pos.keys[key] if source_pos.keys else (pos.line, pos.col)
                         fields[key] = source_pos.fields[key]
-
-
-def _plain_value(text: str) -> Any:
-    """Resolve a plain scalar by the YAML 1.2 core schema; dates stay text."""
-    if text in _NULLS:
-        return None
-    if text in _BOOLS:
-        return _BOOLS[text]
-    if text[0] not in _NUMERIC_START:
-        return text
-    if _INT.fullmatch(text):
-        digits = text.replace("_", "")
-        if len(digits) > _MAX_INT_CHARS:
-            raise _NumberTooLarge(_too_large(digits))
-        try:
-            number = int(digits, 0)
-        except ValueError:
-            number = int(digits, 10)  # "017" is seventeen in YAML 1.2
-        if number.bit_length() > _FLOAT_BITS:
-            raise _NumberTooLarge(_too_large(digits))
-        return number
-    lowered = text.lower()
-    if lowered in _SPECIAL_FLOATS:
-        return _SPECIAL_FLOATS[lowered]
-    if _FLOAT.fullmatch(text):
-        return float(text.replace("_", ""))
-    return text
-
-
-_FLOAT_BITS = 1024  # every integer a 64-bit float can hold is below 2**1024
-
-
-def _too_large(literal: str) -> str:
-    digits = len(re.sub(r"^[-+]?(?:0[xob])?", "", literal))
-    return (
-        f"number too large ({digits} digits): numbers must fit a 64-bit float "
-        "(at most about 1.8e308)"
-    )
 
 
 def _empty_value(key: str) -> str:
