@@ -9,8 +9,7 @@ any scale, never to a plain ``percent`` or to each other (5 wt% and 5 vol% diffe
 
 A unit that is read one way but clearly meant another is refused rather than guessed:
 ``mA*h/g-1`` is mA*h*g to pint (``/`` and ``-1`` cancel), so it gets a message saying what to
-write. Suggestions for unknown units are only offered when they mean what the user meant
-(``unit_problem`` checks them against the dimension the field needs, when it is known).
+write. ``unit_help.py`` turns any other unit it cannot read into a message with a suggestion.
 
 Parsing is cached per unit string: ``canonical`` runs for every Quantity of every spec.
 """
