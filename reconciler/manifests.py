@@ -15,6 +15,7 @@ this process and forked workers (parsing YAML is CPU work, which threads would n
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import signal
@@ -88,19 +89,93 @@ def load_manifests(root: Path, *, workers: int | None = None) -> ManifestSet:
     config, problems = read_config(root)
     files, scan_problems = _scan(root)
     problems.extend(scan_problems)
+    if not files and not any(p.severity == "error" for p in scan_problems):
+        message = f"no {' or '.join('*' + s for s in MANIFEST_SUFFIXES)} manifests found"
+        problems.append(Problem(Location(display_path(root)), message, "warning"))
+    return _load_set((root,), config, files, problems, workers)
+
+
+def load_manifest_files(paths: Sequence[Path], *, workers: int | None = None) -> ManifestSet:
+    """Load the given files as one set, as ``validate FILE...`` and pre-commit need.
+
+    Each file is checked as in a directory, names across the files given (not against the rest
+    of their directories), and a config file among them as a config; directories are searched.
+    """
+    files, configs, problems = manifest_paths(paths)
+    config: ProjectConfig | None = ProjectConfig()
+    for path in configs:
+        found, config_problems = read_config(path.parent)
+        config = config if found is None else found
+        problems.extend(config_problems)
+    return _load_set(tuple(paths), config, files, problems, workers)
+
+
+def load_paths(paths: Sequence[Path]) -> ManifestSet:
+    """What ``validate`` checks: each directory on its own (as ``plan`` loads it) and the
+    files given as one set; raises ManifestError with every problem of them all."""
+    sets: list[ManifestSet] = []
+    problems: list[Problem] = []
+    loads = [functools.partial(load_manifests, path) for path in paths if path.is_dir()]
+    files = [path for path in paths if not path.is_dir()]
+    if files:
+        loads.append(functools.partial(load_manifest_files, files))
+    for load in loads:
+        try:
+            sets.append(load())
+        except ManifestError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ManifestError(problems + [w for found in sets for w in found.warnings])
+    return ManifestSet(
+        roots=tuple(root for found in sets for root in found.roots),
+        config=sets[0].config if sets else ProjectConfig(),
+        specs=tuple(spec for found in sets for spec in found.specs),
+        warnings=tuple(sorted(w for found in sets for w in found.warnings)),
+    )
+
+
+def manifest_paths(paths: Sequence[Path]) -> tuple[list[Path], list[Path], list[Problem]]:
+    """The manifest files among ``paths`` (directories searched as ``load_manifests`` does),
+    the project configs named among them, and the paths that are neither."""
+    files: dict[str, Path] = {}
+    configs: list[Path] = []
+    problems: list[Problem] = []
+    for path in paths:
+        shown = display_path(path)
+        if path.is_dir():
+            found, scan_problems = _scan(path)
+            files.update((os.path.realpath(f), f) for f in found)
+            problems.extend(scan_problems)
+        elif path.name == CONFIG_FILENAME:
+            configs.append(path)
+        elif not path.exists():
+            problems.append(Problem(Location(shown), "no such file or directory"))
+        elif not path.name.lower().endswith(MANIFEST_SUFFIXES) or not path.is_file():
+            message = "not a manifest: give *.yaml or *.yml files, or a directory"
+            problems.append(Problem(Location(shown), message))
+        else:
+            files.setdefault(os.path.realpath(path), path)
+    return list(files.values()), configs, problems
+
+
+def _load_set(
+    roots: tuple[Path, ...],
+    config: ProjectConfig | None,
+    files: Sequence[Path],
+    problems: list[Problem],
+    workers: int | None,
+) -> ManifestSet:
+    """Load ``files``, check names across them, and raise if anything (so far) is an error."""
     loader = _Loader()
     count = load_workers(len(files)) if workers is None else workers
     for loaded in _load_files(files, count):
         loader.add(loaded)
     problems.extend(loader.problems)
     problems.extend(loader.cross_file_problems())
-    if not files and not any(p.severity == "error" for p in scan_problems):
-        message = f"no {' or '.join('*' + s for s in MANIFEST_SUFFIXES)} manifests found"
-        problems.append(Problem(Location(display_path(root)), message, "warning"))
     if config is None or any(problem.severity == "error" for problem in problems):
         raise ManifestError(problems)
     return ManifestSet(
-        roots=(root,),
+        roots=roots,
         config=config,
         specs=tuple(loader.specs),
         warnings=tuple(sorted(problems)),
@@ -243,9 +318,12 @@ def _load_file(path: Path) -> _LoadedFile:
         full = parse_documents(text, shown, full_positions=True)
         checked = [(doc, issues) for doc, (_, issues) in zip(full.documents, checked, strict=True)]
     problems.extend(parsed.problems)
+    # A value the parser already refused (empty, too large ...) is not reported twice.
+    reported = {problem.location for problem in parsed.problems}
     specs: list[tuple[SpecDocument, int]] = []
     for doc, issues in checked:
-        problems.extend(_problem(doc, issue) for issue in issues)
+        located = (_problem(doc, issue) for issue in issues)
+        problems.extend(problem for problem in located if problem.location not in reported)
         if isinstance(doc.value, dict) and isinstance(doc.value.get("name"), str):
             specs.append((_spec_document(doc), doc.index))
     return _LoadedFile(path, tuple(problems), tuple(specs))
@@ -350,6 +428,9 @@ __all__ = [
     "ManifestSet",
     "SpecDocument",
     "find_manifest_files",
+    "load_manifest_files",
     "load_manifests",
+    "load_paths",
     "load_workers",
+    "manifest_paths",
 ]

@@ -9,6 +9,7 @@ knows nothing about YAML. ``json_schema`` is what editors use for completion and
 
 from __future__ import annotations
 
+import json
 import math
 import types
 import typing
@@ -25,10 +26,18 @@ from reconciler.schema_checks import (
     check_lifecycle,
     check_ratings,
     describe_value,
+    quantity_example,
     suggest,
 )
 
-__all__ = ["CellSpecManifest", "Issue", "check_spec", "json_schema", "validation_issues"]
+__all__ = [
+    "CellSpecManifest",
+    "Issue",
+    "check_spec",
+    "json_schema",
+    "model_at",
+    "validation_issues",
+]
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 # A placeholder pydantic accepts; json_schema() swaps in a reference to PropertyValue.
@@ -49,8 +58,9 @@ class Quantity(BaseModel):
     unit: str = Field(
         min_length=1,
         description="pint syntax (A*h, mg/cm**2, mA*h/g) or dot-exponent syntax (A.h, mg.cm-2, "
-        "mA.h.g-1, mol.L-1); also percent, dimensionless, um, uL, ohm. C is a C-rate (1/h); "
-        "spell a coulomb `coulomb`.",
+        "mA.h.g-1, mol.L-1), not both in one unit (mA*h/g-1 would mean mA*h*g); also Ah, mAh, "
+        "Wh, percent, wt%, vol%, dimensionless, um, uL, ohm, mOhm. C is a C-rate (1/h); spell "
+        "a coulomb `coulomb`.",
     )
 
 
@@ -158,6 +168,7 @@ class CellSpecManifest(BaseModel):
 
 
 TOP_LEVEL_FIELDS = tuple(CellSpecManifest.model_fields)
+_FREE_FORM_FIELDS = frozenset({"properties", "definition"})
 _PROJECT_SETTINGS = frozenset(
     {"owner", "prune", "protect", "max_deletes", "max_delete_percent", "allow_cascade"}
 )
@@ -165,7 +176,7 @@ _PROJECT_SETTINGS = frozenset(
 
 def check_spec(document: Mapping[str, Any]) -> list[Issue]:
     """Every problem in one spec document, at most one per path, in a stable order."""
-    issues = list(_non_finite(document, ()))
+    issues = _non_finite_anywhere(document)
     data = dict(document)
     if "project_id" in data:
         del data["project_id"]
@@ -177,7 +188,7 @@ def check_spec(document: Mapping[str, Any]) -> list[Issue]:
     try:
         CellSpecManifest.model_validate(data)
     except ValidationError as exc:
-        issues.extend(validation_issues(exc, CellSpecManifest))
+        issues.extend(validation_issues(exc, CellSpecManifest, data))
     issues.extend(_check_name(data.get("name")))
     for key in ("properties", "anode", "cathode", "electrolyte", "separator", "case"):
         issues.extend(_component_free_form(key, data.get(key)))
@@ -210,6 +221,16 @@ def _check_name(name: Any) -> list[Issue]:
     return []
 
 
+def _non_finite_anywhere(document: Mapping[str, Any]) -> list[Issue]:
+    """NaN and infinity anywhere in the document. JSON refuses them, and in C: a fast first
+    look at every spec, so that the paths are only built for the rare one that has any."""
+    try:
+        json.dumps(document, allow_nan=False)
+    except (ValueError, TypeError):
+        return _non_finite(document, ())
+    return []
+
+
 def _non_finite(value: Any, path: DocPath) -> list[Issue]:
     if isinstance(value, float) and not math.isfinite(value):
         message = (
@@ -237,15 +258,18 @@ def _one_per_path(issues: list[Issue]) -> list[Issue]:
     return list(kept.values())
 
 
-def validation_issues(error: ValidationError, model: type[BaseModel]) -> list[Issue]:
-    """Pydantic errors in our words: unknown keys get a suggestion, types get an example."""
+def validation_issues(
+    error: ValidationError, model: type[BaseModel], document: Mapping[str, Any] | None = None
+) -> list[Issue]:
+    """Pydantic errors in our words: unknown keys get a suggestion (``document``, when given,
+    shows where a mis-indented key belongs), types get an example."""
     issues = []
     for item in error.errors(include_url=False):
         path: DocPath = tuple(item["loc"])
         kind, value, ctx = item["type"], item.get("input"), item.get("ctx") or {}
         field = path_text(path)
         if kind == "extra_forbidden":
-            issues.append(Issue(path, _unknown_key(model, path), at_key=True))
+            issues.append(Issue(path, _unknown_key(model, path, document), at_key=True))
         elif kind == "missing":
             where = f" in {path_text(path[:-1])}" if len(path) > 1 else ""
             issues.append(Issue(path[:-1], f"missing required key {path[-1]!r}{where}", True))
@@ -264,8 +288,8 @@ def validation_issues(error: ValidationError, model: type[BaseModel]) -> list[Is
             )
         elif kind in ("model_type", "dict_type", "model_attributes_type"):
             got = describe_value(value)
-            if _model_at(model, path) is Quantity:
-                wanted = "a Quantity like {value: 4.2, unit: V}"
+            if model_at(model, path) is Quantity:
+                wanted = f"a Quantity like {quantity_example(path, value)}"
             else:
                 wanted = "a mapping (key: value lines)"
             issues.append(Issue(path, f"{field} must be {wanted}, got {got}"))
@@ -286,16 +310,19 @@ def validation_issues(error: ValidationError, model: type[BaseModel]) -> list[Is
     return issues
 
 
-def _unknown_key(model: type[BaseModel], path: DocPath) -> str:
+def _unknown_key(model: type[BaseModel], path: DocPath, document: Mapping[str, Any] | None) -> str:
     key = str(path[-1])
     if key in SERVER_FIELDS:
         return f"unknown key {key!r}: server-assigned fields are not written in manifests"
-    parent = _model_at(model, path[:-1])
+    parent = model_at(model, path[:-1])
     allowed = list(parent.model_fields) if parent is not None else []
     if parent is Quantity:
         return f"unknown key {key!r} in a Quantity: a Quantity has only value and unit"
     if parent is LifecycleSettings and key in _PROJECT_SETTINGS:
         return f"unknown key {key!r}: {key} is a project setting; set it in ionworks-apply.yaml"
+    owner = _indented_too_little(model, path, document) if document is not None else None
+    if owner is not None:
+        return f"unknown key {key!r}: indent it under {owner}"
     if parent is CellSpecManifest:
         if key in Ratings.model_fields:
             return f"unknown key {key!r}: it belongs under ratings:"
@@ -304,7 +331,46 @@ def _unknown_key(model: type[BaseModel], path: DocPath) -> str:
     return f"unknown key {key!r}{suggest(key, allowed)}"
 
 
-def _model_at(model: type[BaseModel], path: DocPath) -> type[BaseModel] | None:
+def _indented_too_little(
+    model: type[BaseModel], path: DocPath, document: Mapping[str, Any]
+) -> str | None:
+    """The key above ``path`` (or a key nested in its last lines) that takes ``path``'s key:
+    where a key written too far left belongs, as in ``material:`` / ``  name: G`` followed by
+    ``manufacturer: X`` at the level of ``material``. Keys above that are misplaced too are
+    looked past; a key that belongs where it is ends the search."""
+    key = path[-1]
+    parent = model_at(model, path[:-1])
+    siblings = list(_value_at(document, path[:-1]) or {})
+    index = siblings.index(key) if key in siblings else 0
+    for previous in reversed(siblings[:index]):
+        above: DocPath = (*path[:-1], previous)
+        while True:
+            value = _value_at(document, above)
+            takes = model_at(model, above)
+            if (takes is not None and key in takes.model_fields) or (
+                above[-1] in _FREE_FORM_FIELDS and not value
+            ):
+                return str(above[-1])
+            if not isinstance(value, dict) or not value:
+                break
+            above = (*above, list(value)[-1])
+        if parent is None or previous in parent.model_fields:
+            return None
+    return None
+
+
+def _value_at(document: Mapping[str, Any], path: DocPath) -> Any:
+    value: Any = document
+    for part in path:
+        found = isinstance(value, dict) and part in value
+        found = found or (isinstance(value, list) and isinstance(part, int) and part < len(value))
+        if not found:
+            return None
+        value = value[part]
+    return value
+
+
+def model_at(model: type[BaseModel], path: DocPath) -> type[BaseModel] | None:
     """The model that validates the mapping at ``path`` (list indexes skipped)."""
     current: type[BaseModel] = model
     for part in path:

@@ -15,14 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.paths import path_text
-from reconciler.units import (
-    UnitError,
-    canonical,
-    describe_dimension,
-    dimension_of,
-    format_quantity,
-    is_quantity,
-)
+from reconciler.quantity_kinds import example_unit, judge
+from reconciler.unit_help import describe_dimension, unit_problem
+from reconciler.units import UnitError, canonical, dimension_of, format_quantity, is_quantity
 
 DocPath = tuple[str | int, ...]
 
@@ -30,36 +25,18 @@ DocPath = tuple[str | int, ...]
 # typo: a 1 MWh battery is 3.6e9 J and 700 Wh/L is 2.5e9 J/m**3.
 MAX_MAGNITUDE = 1e12
 
+# Each rating's reference unit and how the README and messages write its examples.
 RATING_UNITS: dict[str, tuple[str, str]] = {
-    "capacity": ("A*h", "a charge (e.g. A*h, mA*h, A.h)"),
-    "voltage_min": ("V", "a voltage (e.g. V, mV)"),
-    "voltage_max": ("V", "a voltage (e.g. V, mV)"),
-    "nominal_voltage": ("V", "a voltage (e.g. V, mV)"),
-    "energy": ("W*h", "an energy (e.g. W*h, mW.h)"),
-    "energy_density_gravimetric": ("W*h/kg", "an energy per mass (e.g. W*h/kg, W.h.kg-1)"),
-    "energy_density_volumetric": ("W*h/L", "an energy per volume (e.g. W*h/L, W.h.L-1)"),
-    "max_charge_rate": ("C", "a C-rate (e.g. C, 1/h)"),
-    "max_discharge_rate": ("C", "a C-rate (e.g. C, 1/h)"),
+    "capacity": ("A*h", "A*h, mA*h, A.h"),
+    "voltage_min": ("V", "V, mV"),
+    "voltage_max": ("V", "V, mV"),
+    "nominal_voltage": ("V", "V, mV"),
+    "energy": ("W*h", "W*h, mW.h"),
+    "energy_density_gravimetric": ("W*h/kg", "W*h/kg, W.h.kg-1"),
+    "energy_density_volumetric": ("W*h/L", "W*h/L, W.h.L-1"),
+    "max_charge_rate": ("C", "C, 1/h"),
+    "max_discharge_rate": ("C", "C, 1/h"),
 }
-# The unit shown in "use {value: 15, unit: mm}" for a bare number, chosen by the key's words.
-_UNIT_BY_WORD = (
-    (("thickness", "d50", "d10", "d90", "particle"), "um"),
-    (("diameter", "length", "width", "height", "radius"), "mm"),
-    (("porosity", "fraction", "ratio", "percent", "efficiency"), "percent"),
-    (("loading",), "mg/cm**2"),
-    (("mass", "weight"), "g"),
-    (("volume",), "uL"),
-    (("capacity",), "mA*h"),
-    (("voltage", "potential"), "V"),
-    (("concentration", "molarity"), "mol/L"),
-    (("density",), "g/cm**3"),
-    (("temperature",), "degC"),
-    (("resistance", "impedance"), "ohm"),
-    (("energy",), "W*h"),
-    (("current",), "A"),
-    (("area",), "cm**2"),
-    (("conductivity",), "mS/cm"),
-)
 _DOTTED_PATH = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 
 
@@ -97,16 +74,38 @@ def _is_finite_number(value: Any) -> bool:
     return not isinstance(value, float) or math.isfinite(value)
 
 
+def expected_unit(path: DocPath) -> str | None:
+    """An example unit of what the Quantity at ``path`` needs, when its key says."""
+    if len(path) == 2 and path[0] == "ratings" and path[1] in RATING_UNITS:
+        return RATING_UNITS[str(path[1])][0]
+    key = _key_of(path)
+    return example_unit(key, str(path[0])) if key and path else None
+
+
+def quantity_example(path: DocPath, value: Any = None) -> str:
+    """``{value: 3.6, unit: V}`` for ``ratings.nominal_voltage: 3.6``: the unit fits the field."""
+    number = value if _is_finite_number(value) else "<number>"
+    return f"{{value: {number}, unit: {expected_unit(path) or '<unit>'}}}"
+
+
+def _key_of(path: DocPath) -> str:
+    """The key a value is stored under: ``layers`` for ``...layers[1]``."""
+    last = path[-1] if path else ""
+    if isinstance(last, str):
+        return last
+    return next((part for part in reversed(path) if isinstance(part, str)), "")
+
+
 def check_quantity(quantity: Mapping[str, Any], path: DocPath) -> tuple[list[Issue], float, str]:
-    """Unit and size problems of a well-shaped Quantity, plus its SI magnitude and dimension."""
-    try:
-        dimension_of(quantity["unit"])
-    except UnitError as exc:
-        return [Issue((*path, "unit"), str(exc))], math.nan, ""
+    """Unit, size and plausibility problems of a well-shaped Quantity, plus its SI magnitude
+    and dimension (NaN magnitude when the unit or size is wrong)."""
     try:
         magnitude, dimension = canonical(quantity["value"], quantity["unit"])
     except UnitError:
-        magnitude, dimension = math.inf, ""
+        problem = unit_problem(quantity["unit"], expected_unit(path))
+        if problem is not None:
+            return [Issue((*path, "unit"), problem)], math.nan, ""
+        magnitude, dimension = math.inf, ""  # the unit is fine; the value is beyond it
     if not math.isfinite(magnitude) or abs(magnitude) > MAX_MAGNITUDE:
         message = (
             f"{format_quantity(quantity)} is implausibly large (over {MAX_MAGNITUDE:g} in SI "
@@ -116,28 +115,39 @@ def check_quantity(quantity: Mapping[str, Any], path: DocPath) -> tuple[list[Iss
     return [], magnitude, dimension
 
 
+def _plausibility(
+    quantity: Mapping[str, Any], path: DocPath, magnitude: float, dimension: str
+) -> list[Issue]:
+    findings = judge(_key_of(path), str(path[0]), quantity, magnitude, dimension)
+    return [Issue((*path, f.part), f.message, severity=f.severity) for f in findings]
+
+
 def check_ratings(ratings: Any) -> list[Issue]:
-    """Units of the right dimension, capacity above zero, voltage_min below voltage_max."""
+    """Units of the right dimension, capacity above zero, voltage_min below voltage_max,
+    and every value possible (errors) and usual (warnings) for its kind."""
     if not isinstance(ratings, dict):
         return []
     issues: list[Issue] = []
     magnitudes: dict[str, float] = {}
-    for key, (reference, wanted) in RATING_UNITS.items():
+    for key, (reference, examples) in RATING_UNITS.items():
         quantity = ratings.get(key)
         if not is_quantity(quantity) or not _is_finite_number(quantity["value"]):
             continue
         path: DocPath = ("ratings", key)
         found, magnitude, dimension = check_quantity(quantity, path)
+        wanted = dimension_of(reference)
         if found:
             issues.extend(found)
-        elif dimension != dimension_of(reference):
+        elif dimension != wanted:
             message = (
-                f"unit {quantity['unit']!r} is {describe_dimension(dimension)}, "
-                f"but ratings.{key} needs {wanted}"
+                f"unit {quantity['unit']!r} is {describe_dimension(dimension)}, not "
+                f"{describe_dimension(wanted)}: ratings.{key} is written e.g. in {examples}"
             )
             issues.append(Issue((*path, "unit"), message))
         else:
             magnitudes[key] = magnitude
+            if key != "capacity" or magnitude > 0:
+                issues.extend(_plausibility(quantity, path, magnitude, dimension))
     capacity = magnitudes.get("capacity")
     if capacity is not None and capacity <= 0:
         shown = format_quantity(ratings["capacity"])
@@ -176,24 +186,24 @@ def check_free_form(mapping: dict[str, Any], path: DocPath) -> list[Issue]:
 
 
 def _bare_number(value: float, path: DocPath) -> Issue:
-    words = " ".join(str(part).lower() for part in path if isinstance(part, str))
-    unit = next((u for keys, u in _UNIT_BY_WORD if any(k in words for k in keys)), None)
-    example = f"{{value: {value}, unit: {unit or '<unit>'}}}"
-    counts = "" if unit else " (unit 'dimensionless' for counts and ratios)"
-    return Issue(
-        path,
-        f"bare number {value} in {path_text(path)}: numbers need a unit; use {example}{counts}",
-    )
+    unit = expected_unit(path)
+    if unit == "percent" and 0 < abs(value) <= 1:  # 0.25 is 25 %, not 0.25 %
+        use = (
+            f"{{value: {value}, unit: dimensionless}} or {{value: {value * 100:g}, unit: percent}}"
+        )
+    else:
+        use = quantity_example(path, value)
+        use += "" if unit else " (unit 'dimensionless' for counts and ratios)"
+    return Issue(path, f"bare number {value} in {path_text(path)}: numbers need a unit; use {use}")
 
 
 def _free_form_quantity(value: dict[str, Any], path: DocPath) -> list[Issue]:
-    extra = sorted(set(value) - {"value", "unit"})
+    extra = [] if len(value) == 2 else sorted(set(value) - {"value", "unit"})
     if extra:
         message = f"unknown key {extra[0]!r} in a Quantity: a Quantity has only value and unit"
         return [Issue((*path, extra[0]), message, at_key=True)]
     if "value" not in value or "unit" not in value:
-        missing = "unit" if "value" in value else "value"
-        return [Issue(path, f"Quantity is missing {missing!r}: write {{value: 15, unit: mm}}")]
+        return [_missing_part(value, path)]
     number, unit = value["value"], value["unit"]
     if not _is_finite_number(number):
         hint = "; remove the quotes" if isinstance(number, str) and _looks_numeric(number) else ""
@@ -204,7 +214,21 @@ def _free_form_quantity(value: dict[str, Any], path: DocPath) -> list[Issue]:
         ]
     if not isinstance(unit, str):
         return [Issue((*path, "unit"), f"unit must be text, got {describe_value(unit)}")]
-    return check_quantity(value, path)[0]
+    issues, magnitude, dimension = check_quantity(value, path)
+    if issues:
+        return issues
+    return _plausibility(value, path, magnitude, dimension)
+
+
+def _missing_part(value: dict[str, Any], path: DocPath) -> Issue:
+    """``{unit: mm}`` -> write {value: <number>, unit: mm}; the example fits the key."""
+    if "value" in value:
+        number = value["value"] if _is_finite_number(value["value"]) else "<number>"
+        unit = expected_unit(path) or "<unit>"
+        return Issue(path, f"Quantity is missing 'unit': write {{value: {number}, unit: {unit}}}")
+    given = value["unit"] if isinstance(value["unit"], str) and value["unit"].strip() else None
+    unit = given or expected_unit(path) or "<unit>"
+    return Issue(path, f"Quantity is missing 'value': write {{value: <number>, unit: {unit}}}")
 
 
 def _looks_numeric(text: str) -> bool:

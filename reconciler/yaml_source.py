@@ -15,10 +15,8 @@ message points at ``path:line:col``.
 
 from __future__ import annotations
 
-import math
-import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +25,7 @@ from ruamel.yaml import events as ev
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from reconciler.errors import Location, Problem
+from reconciler.yaml_scalars import NumberTooLarge, plain_value
 from reconciler.yaml_text import reader_problem, syntax_problem
 
 try:
@@ -38,17 +37,6 @@ MAX_ALIAS_VALUES = 10_000
 MAX_DEPTH = 100
 
 _YAML = "tag:yaml.org,2002:"
-_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
-_BOOLS = {
-    **dict.fromkeys(("true", "True", "TRUE"), True),
-    **dict.fromkeys(("false", "False", "FALSE"), False),
-}
-_INT = re.compile(r"[-+]?(?:0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)")
-_FLOAT = re.compile(
-    r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?)"
-)
-_SPECIAL_FLOATS = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
-_NUMERIC_START = frozenset("0123456789+-.")
 _TAGGED_TYPES: dict[str, tuple[type, str]] = {
     "int": (int, "an integer"),
     "float": (float, "a number"),
@@ -56,6 +44,7 @@ _TAGGED_TYPES: dict[str, tuple[type, str]] = {
     "null": (type(None), "null"),
 }
 _NO_KEY, _IGNORE, _MERGE, _IGNORED_KEY = object(), object(), object(), object()
+_NUL_MESSAGE = "text contains a NUL character (\\0), which Ionworks cannot store; remove it"
 
 
 class SourcePosition:
@@ -118,6 +107,17 @@ def parse_documents(text: str, display: str, *, full_positions: bool = False) ->
         except _NeedPositions:
             pass
     return _Builder(text, display, full=True).run()
+
+
+def parse_events(text: str) -> Iterator[Any]:
+    """The parser's events for ``text``, from the same parser the loader uses (libyaml when
+    installed: the pure-Python one disagrees on details such as a tab after ``key:``)."""
+    if CParser is None:
+        yield from YAML(typ="safe", pure=True).parse(text)
+        return
+    parser = CParser(text)
+    while parser.check_event():
+        yield parser.get_event()
 
 
 class _NeedPositions(Exception):
@@ -256,6 +256,8 @@ class _Builder:
 
     def _scalar(self, event: Any) -> None:
         text: str = event.value
+        if "\x00" in text:  # only a "\0" escape gets here: the file itself has no NUL bytes
+            self._problem(_at(event.start_mark), _NUL_MESSAGE)
         if event.tag is None and event.implicit[0]:
             parent = self.stack[-1] if self.stack else None
             if parent is not None and not parent.is_map:
@@ -263,7 +265,13 @@ class _Builder:
             if text == "<<" and parent is not None and parent.key is _NO_KEY:
                 parent.key, parent.key_mark = _MERGE, event.start_mark
                 return
-            value = _plain_value(text)
+            if not text and parent is not None and isinstance(parent.key, str):
+                self._problem(_at(event.start_mark), _empty_value(parent.key))
+            try:
+                value = plain_value(text)
+            except NumberTooLarge as exc:
+                self._problem(_at(event.start_mark), str(exc))
+                value = None
             if not isinstance(value, str) and parent is not None and parent.key is _NO_KEY:
                 self._problem(_at(event.start_mark), f"keys must be text; quote it: '{text}'")
                 value = _IGNORED_KEY
@@ -275,7 +283,11 @@ class _Builder:
         if tag is None or tag in ("!", f"{_YAML}str", f"{_YAML}timestamp"):
             return text
         if tag in (f"{_YAML}int", f"{_YAML}float", f"{_YAML}bool", f"{_YAML}null"):
-            value = _plain_value(text)
+            try:
+                value = plain_value(text)
+            except NumberTooLarge as exc:
+                self._problem(_at(mark), str(exc))
+                return None
             wanted, noun = _TAGGED_TYPES[tag[len(_YAML) :]]
             if wanted is float and type(value) is int:
                 return float(value)
@@ -393,26 +405,12 @@ class _Builder:
                         fields[key] = source_pos.fields[key]
 
 
-def _plain_value(text: str) -> Any:
-    """Resolve a plain scalar by the YAML 1.2 core schema; dates stay text."""
-    if text in _NULLS:
-        return None
-    if text in _BOOLS:
-        return _BOOLS[text]
-    if text[0] not in _NUMERIC_START:
-        return text
-    if _INT.fullmatch(text):
-        digits = text.replace("_", "")
-        try:
-            return int(digits, 0)
-        except ValueError:
-            return int(digits, 10)  # "017" is seventeen in YAML 1.2
-    lowered = text.lower()
-    if lowered in _SPECIAL_FLOATS:
-        return _SPECIAL_FLOATS[lowered]
-    if _FLOAT.fullmatch(text):
-        return float(text.replace("_", ""))
-    return text
+def _empty_value(key: str) -> str:
+    """``properties:`` with nothing under it would send null and clear the field."""
+    return (
+        f"{key!r} has no value (empty means null, which clears it): indent the lines that "
+        f"belong to it under it, or write '{key}: null' to make it empty on purpose"
+    )
 
 
 def _copy(value: Any) -> Any:

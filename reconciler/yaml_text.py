@@ -7,7 +7,9 @@ text (or a problem saying why not), and turning the parser's exceptions into one
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -15,6 +17,12 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from reconciler.errors import Location, Problem
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
+# ``key: value`` (also after list dashes); the key plain or quoted.
+_KEY_LINE = re.compile(
+    r"(?P<indent> *)(?P<dashes>(?:- +)*)"
+    r"(?P<key>\"[^\"]*\"|'[^']*'|[^\s#'\"{\[\]}&*!|>%@`-][^#]*?|-[^\s#][^#]*?)"
+    r"[ \t]*(?P<colon>:)(?:[ \t]|$)"
+)
 
 
 def display_path(path: Path) -> str:
@@ -65,6 +73,11 @@ def syntax_problem(exc: MarkedYAMLError, text: str) -> tuple[tuple[int, int], st
             "replace the tab with spaces"
         )
     problem = exc.problem or "invalid YAML"
+    explained = _misplaced_key(lines, line, col, problem) or _colon_in_value(
+        lines, line, col, problem
+    )
+    if explained is not None:
+        return explained
     if "cannot start any token" in problem and line <= len(lines) and col <= len(lines[line - 1]):
         char = lines[line - 1][col - 1]
         return (line, col), f"YAML syntax error: {char!r} cannot start a value; quote the value"
@@ -74,6 +87,87 @@ def syntax_problem(exc: MarkedYAMLError, text: str) -> tuple[tuple[int, int], st
     elif exc.context:
         context = f" ({exc.context})"
     return (line, col), f"YAML syntax error: {problem}{context}"
+
+
+def _key_on(text: str) -> tuple[int, str, int] | None:
+    """(column of the key, the key, column of its ':'), 0-based, for a ``key: ...`` line."""
+    found = _KEY_LINE.match(text)
+    if found is None:
+        return None
+    return len(found["indent"]) + len(found["dashes"]), found["key"], found.start("colon")
+
+
+def _colon_in_value(
+    lines: list[str], line: int, col: int, problem: str
+) -> tuple[tuple[int, int], str] | None:
+    """``notes: see: the datasheet``: the second ': ' is read as a nested key; quote the value."""
+    if "mapping values are not allowed" not in problem:
+        return None
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    found = _key_on(text)
+    if found is None or found[2] >= col - 1:
+        return None
+    _, key, colon = found
+    value = re.split(r"\s#", text[colon + 1 :], maxsplit=1)[0].strip()
+    quoted = f"'{value}'" if "'" not in value else json.dumps(value, ensure_ascii=False)
+    start = text.index(value, colon + 1) + 1
+    return (line, start), (
+        f"YAML syntax error: the value of {key!r} contains ': '; quote the value: {key}: {quoted}"
+    )
+
+
+def _misplaced_key(
+    lines: list[str], line: int, col: int, problem: str
+) -> tuple[tuple[int, int], str] | None:
+    """A key indented deeper than the key above it, or between two levels: say where to put it.
+
+    (A key indented too little is valid YAML; the schema says where it belongs.)
+    """
+    if "mapping values are not allowed" not in problem and "expected key" not in problem:
+        return None
+    found = _key_on(lines[line - 1]) if 0 < line <= len(lines) else None
+    if found is None or col - 1 not in (found[0], found[2]):
+        return None
+    column, key, _ = found
+    levels = _levels_above(lines, line - 1)
+    if not levels:
+        return None
+    where = (line, column + 1)
+    above_column, above = levels[0]
+    if column > above_column:
+        parent = next((k for c, k in levels if c < above_column), None)
+        place = f"under {parent}" if parent else "at the top level"
+        return where, (
+            f"YAML syntax error: {key!r} is indented deeper than {above!r} above it; to put it "
+            f"{place}, line it up with {above} ({_spaces(above_column)})"
+        )
+    inner = [(c, k) for c, k in levels if c > column]
+    outer = [(c, k) for c, k in levels if c < column]
+    if not inner or not outer:
+        return None
+    (inner_column, _), (outer_column, outer_key) = inner[-1], outer[0]
+    beyond = outer[1][1] if len(outer) > 1 else None
+    return where, (
+        f"YAML syntax error: {key!r} is indented {column} spaces, between two levels: indent "
+        f"it {inner_column} spaces to put it under {outer_key}, or {_spaces(outer_column)} to "
+        f"put it {f'under {beyond}' if beyond else 'at the top level'}"
+    )
+
+
+def _levels_above(lines: list[str], index: int) -> list[tuple[int, str]]:
+    """(column, key) of the key line above ``index`` and of each key enclosing it."""
+    levels: list[tuple[int, str]] = []
+    for text in reversed(lines[:index]):
+        found = _key_on(text)
+        if found is not None and (not levels or found[0] < levels[-1][0]):
+            levels.append(found[:2])
+            if found[0] == 0:
+                break
+    return levels
+
+
+def _spaces(column: int) -> str:
+    return f"{column} spaces" if column else "no indentation"
 
 
 def _tab_before(lines: list[str], error_line: int) -> tuple[int, int] | None:

@@ -165,3 +165,52 @@ def test_unit_parsing_only_raises_unit_error(text: str) -> None:
 @given(documents, documents)
 def test_quantities_equal_never_raises(a: Any, b: Any) -> None:
     assert quantities_equal(a, b) in (True, False)
+
+
+HUGE_NUMBERS = [
+    "9" * 4301,  # Python refuses to read more than 4300 digits without help
+    "-" + "9" * 10_000,
+    "1" + "0" * 309,  # just past a 64-bit float
+    "1_000_" * 60 + "1",
+    "0x" + "f" * 300,
+    "0o" + "7" * 400,
+    "0b" + "1" * 1100,
+    "1" + "0" * 5000 + ".0",
+    "1e999999999999",
+    "-1e400",
+    "1e-400",
+]
+HUGE_PLACES = [
+    "name: {n}\n",
+    "name: A\nratings:\n  capacity: {{value: {n}, unit: A*h}}\n"
+    "  voltage_min: {{value: 2.5, unit: V}}\n  voltage_max: {{value: 4.2, unit: V}}\n",
+    "name: A\nproperties:\n  count: {n}\n",
+    "name: A\nproperties:\n  mass: {{value: {n}, unit: g}}\n",
+    "name: A\nproperties:\n  list: [1, {n}]\n",
+    "name: A\nproperties:\n  {n}: key\n",
+    "name: A\nproperties:\n  x: {{value: !!int {n}, unit: g}}\n",
+    "name: A\nproperties:\n  x: {{value: !!float {n}, unit: g}}\n",
+    "name: A\nnotes: !!str {n}\n",
+]
+
+
+def test_huge_numbers_anywhere_are_explained_not_crashes() -> None:
+    """Each number in each place: loaded, or refused with our own file:line:col problems."""
+    for number in HUGE_NUMBERS:
+        for place in HUGE_PLACES:
+            load_or_explain(place.format(n=number).encode("utf-8"))
+
+
+@FAST
+@given(st.integers(min_value=300, max_value=6000), st.sampled_from(HUGE_PLACES))
+def test_integers_of_any_length_are_explained(digits: int, place: str) -> None:
+    load_or_explain(place.format(n="7" * digits).encode("utf-8"))
+
+
+def test_a_huge_integer_in_the_config_is_a_problem_not_a_crash(run_cli: Any) -> None:
+    with manifests_dir() as root:
+        (root / "ionworks-apply.yaml").write_text(f"max_deletes: {'9' * 4301}\n")
+        result = run_cli("validate", str(root))
+    assert result.code == 1
+    assert "ionworks-apply.yaml:1:14: number too large (4301 digits)" in result.err
+    assert "Internal error" not in result.output

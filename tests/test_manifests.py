@@ -332,8 +332,14 @@ def test_ctrl_c_while_workers_load_stops_them_all_with_one_message(tmp_path: Pat
     for number in range(3000):
         (tmp_path / f"{number:04d}.yaml").write_text(SPEC.format(name=f"Cell {number}"))
     script = Path(sys.executable).with_name("ionworks-apply")  # what users run
+    # A terminal runs commands with Ctrl-C at its default action; a shell's background job (a
+    # test run started with `&`) hands it down ignored, so set it as a terminal would.
+    as_in_a_terminal = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
     process = subprocess.Popen(
-        [str(script), "validate", str(tmp_path)],
+        [sys.executable, "-c", as_in_a_terminal, str(script), "validate", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -352,3 +358,53 @@ def test_ctrl_c_while_workers_load_stops_them_all_with_one_message(tmp_path: Pat
     assert err.strip().splitlines() == ["Interrupted; a re-run converges."]
     assert out == ""
     assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def test_validate_takes_files_and_checks_names_across_the_files_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Any
+) -> None:
+    """What a pre-commit hook does: pass the changed files, not the directory."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "a.yaml").write_text(SPEC.format(name="Cell A"))
+    (tmp_path / "m" / "b.yaml").write_text(SPEC.format(name="Cell A"))
+    (tmp_path / "m" / "c.yaml").write_text(SPEC.format(name="Cell C"))
+    alone = run_cli("validate", "m/a.yaml")
+    assert (alone.code, alone.out) == (0, "1 cell specification(s) valid.\n")
+    together = run_cli("validate", "m/a.yaml", "m/b.yaml", "m/c.yaml")
+    assert together.code == 1
+    assert together.err.splitlines() == [
+        "m/b.yaml:1:1: duplicate spec name 'Cell A' (also defined at m/a.yaml:1:1)",
+        "Error: 1 problem(s) in the manifests; nothing was sent to the API",
+    ]
+    assert run_cli("validate", "m/a.yaml", "m/c.yaml").out == "2 cell specification(s) valid.\n"
+
+
+def test_validate_files_and_directories_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Any
+) -> None:
+    """Files given are one set (with any config among them); each directory is its own."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "a.yaml").write_text(SPEC.format(name="Cell A"))
+    (tmp_path / "m" / "ionworks-apply.yaml").write_text("prun: true\n")
+    (tmp_path / "other.yaml").write_text(SPEC.format(name="Cell A"))
+    (tmp_path / "notes.txt").write_text("hello")
+    result = run_cli("validate", "m/a.yaml", "m/ionworks-apply.yaml", "other.yaml", "notes.txt")
+    assert result.code == 1
+    assert result.err.splitlines() == [
+        "m/ionworks-apply.yaml:1:1: unknown key 'prun' (did you mean 'prune'?)",
+        "notes.txt: not a manifest: give *.yaml or *.yml files, or a directory",
+        "other.yaml:1:1: duplicate spec name 'Cell A' (also defined at m/a.yaml:1:1)",
+        "Error: 3 problem(s) in the manifests; nothing was sent to the API",
+    ]
+    (tmp_path / "m" / "ionworks-apply.yaml").write_text("prune: true\n")
+    apart = run_cli("validate", "m", "other.yaml")  # the directory, and a set of one file
+    assert (apart.code, apart.out) == (0, "2 cell specification(s) valid.\n")
+    missing = run_cli("validate", "missing.yaml", "nodir")
+    assert missing.code == 1
+    assert missing.err.splitlines() == [
+        "missing.yaml: no such file or directory",
+        "nodir: no such file or directory",
+        "Error: 2 problem(s) in the manifests; nothing was sent to the API",
+    ]

@@ -6,10 +6,11 @@ import math
 
 import pytest
 
+from reconciler.unit_help import describe_dimension, unit_problem
 from reconciler.units import (
     UnitError,
     canonical,
-    describe_dimension,
+    canonical_spelling,
     dimension_of,
     format_quantity,
     is_quantity,
@@ -40,6 +41,21 @@ EQUIVALENT = [
     ("V", "mV", 1000),
     ("ohm", "mohm", 1000),
     ("coulomb", "A*s", 1),
+    # Spellings labs write (datasheets, lab notebooks), read physically:
+    ("ohm", "Ohm", 1),
+    ("ohm", "mOhm", 1000),
+    ("ohm", "Ω", 1),
+    ("mohm", "mΩ", 1),
+    ("mA*h", "mAh", 1),
+    ("mA*h/g", "mAh/g", 1),
+    ("mA*h/g", "mA h g-1", 1),
+    ("W*h", "Wh", 1),
+    ("W*h/kg", "Wh/kg", 1),
+    ("W*h/L", "Wh/L", 1),
+    ("mA*h/cm**2", "mAh/cm2", 1),
+    ("wt%", "wt %", 1),
+    ("wt%", "wt.%", 1),
+    ("vol%", "vol %", 1),
 ]
 
 
@@ -78,15 +94,17 @@ def test_canonical_is_si_and_stable() -> None:
     assert dimension == "[temperature]"
 
 
-def test_unknown_units_raise_with_a_suggestion() -> None:
-    with pytest.raises(UnitError, match=r"unknown unit 'Ahh' \(did you mean 'A\*h'\?\)"):
+def test_unknown_units_raise_and_are_explained_with_a_suggestion() -> None:
+    """parse_unit says why, cheaply (plan calls it on live data); unit_problem, for the user,
+    also says what to write."""
+    with pytest.raises(UnitError, match=r"^unknown unit 'Ahh'$"):
         parse_unit("Ahh")
-    with pytest.raises(UnitError, match=r"did you mean 'mg/cm\*\*2'"):
-        parse_unit("mg/cmm**2")
-    with pytest.raises(UnitError, match=r"did you mean 'mA\*h'"):
-        parse_unit("mAhr")
-    with pytest.raises(UnitError, match=r"^unknown unit 'qqqqqq'$"):
-        parse_unit("qqqqqq")
+    assert unit_problem("Ahh") == "unknown unit 'Ahh' (did you mean 'Ah'?)"
+    assert unit_problem("mg/cmm**2") == "unknown unit 'mg/cmm**2' (did you mean 'mg/cm**2'?)"
+    assert unit_problem("mAhr") == "unknown unit 'mAhr'; write the units apart: 'mA.hr' or 'mA*h'"
+    assert unit_problem("qqqqqq") == "unknown unit 'qqqqqq'"
+    with pytest.raises(UnitError, match=r"^cannot read unit 'kg/'; write e.g. 'mA\*h/g'"):
+        parse_unit("kg/")
 
 
 @pytest.mark.parametrize("text", ["", "   ", "kg/", "**", "m**m", "m-", "(", "km**999", "x" * 101])
@@ -137,6 +155,116 @@ def test_format_quantity_keeps_what_was_written() -> None:
 
 
 def test_dimension_descriptions() -> None:
-    assert describe_dimension(dimension_of("mV")) == "an electric potential"
+    assert describe_dimension(dimension_of("mV")) == "a voltage"
     assert describe_dimension(dimension_of("W.h.kg-1")) == "an energy per mass"
-    assert describe_dimension(dimension_of("mol/L")) == "[substance] / [length] ** 3"
+    assert describe_dimension(dimension_of("mol/L")) == "a concentration (amount per volume)"
+
+
+def test_fractions_by_kind_are_their_own_quantities() -> None:
+    """5 wt% and 5 vol% (or a plain 5 %) say different things: never equal, never converted."""
+    assert quantities_equal({"value": 5, "unit": "wt%"}, {"value": 5, "unit": "wt%"})
+    for other in ("percent", "%", "vol%", "mol%", "at%", "dimensionless"):
+        assert not quantities_equal({"value": 5, "unit": "wt%"}, {"value": 5, "unit": other})
+    assert describe_dimension(dimension_of("wt%")) == "a mass fraction (wt%)"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "mA*h/g-1",
+            "unit 'mA*h/g-1' mixes '/' with a negative exponent: '/g-1' would mean times g; "
+            "write 'mA*h/g' or 'mA.h.g-1'",
+        ),
+        (
+            "mg/cm-2",
+            "unit 'mg/cm-2' mixes '/' with a negative exponent: '/cm-2' would mean times cm; "
+            "write 'mg/cm**2' or 'mg.cm-2'",
+        ),
+        (
+            "(mA*h)/g-1",
+            "unit '(mA*h)/g-1' mixes '/' with a negative exponent: '/g-1' would mean times g; "
+            "write '/' alone (mA*h/g) or dot exponents alone (mA.h.g-1)",
+        ),
+    ],
+)
+def test_slash_with_a_negative_exponent_is_refused(text: str, message: str) -> None:
+    """pint reads '/g-1' as times g: a physically wrong unit that used to pass."""
+    with pytest.raises(UnitError) as caught:
+        parse_unit(text)
+    assert str(caught.value) == message
+    assert unit_problem(text) == message
+
+
+@pytest.mark.parametrize(
+    ("text", "apart", "slash"),
+    [
+        ("mAhg-1", "mA.h.g-1", "mA*h/g"),
+        ("Whkg-1", "W.h.kg-1", "W*h/kg"),
+        ("mAhcm-2", "mA.h.cm-2", "mA*h/cm**2"),
+        ("mgcm-2", "mg.cm-2", "mg/cm**2"),
+    ],
+)
+def test_glued_units_are_told_apart_as_meant(text: str, apart: str, slash: str) -> None:
+    message = unit_problem(text)
+    assert message == f"unknown unit {text!r}; write the units apart: {apart!r} or {slash!r}"
+    assert dimension_of(apart) == dimension_of(slash)
+    assert quantities_equal({"value": 1, "unit": apart}, {"value": 1, "unit": slash})
+
+
+def test_suggestions_must_mean_what_the_field_needs() -> None:
+    assert unit_problem("grm") == "unknown unit 'grm' (did you mean 'gram'?)"
+    assert unit_problem("grm", "um") == "unknown unit 'grm'; a length is written e.g. 'um'"
+    assert unit_problem("Volt", "V") == "unknown unit 'Volt' (did you mean 'volt'?)"
+    assert unit_problem("", "um") == "empty unit; write e.g. 'um'"
+    assert unit_problem("kg/", "mg/cm**2") == "cannot read unit 'kg/'; write e.g. 'mg/cm**2'"
+    assert unit_problem("A*h", "V") is None  # a wrong dimension is the caller's message
+
+
+@pytest.mark.parametrize(
+    ("unit", "words"),
+    [
+        ("W", "a power"),
+        ("mA", "a current"),
+        ("A*h", "a charge"),
+        ("W*h", "an energy"),
+        ("mA*h/g", "a specific capacity (charge per mass)"),
+        ("mg/cm**2", "an areal loading (mass per area)"),
+        ("g/cm**3", "a density (mass per volume)"),
+        ("mS/cm", "a conductivity"),
+        ("mohm", "a resistance"),
+        ("mA*h/cm**2", "an areal capacity (charge per area)"),
+        ("mA/cm**2", "a current density (current per area)"),
+        ("mol/L", "a concentration (amount per volume)"),
+        ("ohm*cm**2", "an areal resistance"),
+        ("W/kg", "a power per mass"),
+        ("kg*m", "a quantity in m*kg"),
+        ("mV/s**3", "a quantity in m**2*kg/A/s**6"),
+    ],
+)
+def test_dimensions_are_named_in_words(unit: str, words: str) -> None:
+    assert describe_dimension(dimension_of(unit)) == words
+    assert "[" not in words
+
+
+SPELLINGS = [spelling for pair in EQUIVALENT for spelling in pair[:2]]
+
+
+@pytest.mark.parametrize("spelling", sorted(set(SPELLINGS)))
+def test_canonical_spelling_means_the_same_and_is_stable(spelling: str) -> None:
+    canonical_one = canonical_spelling(spelling)
+    assert quantities_equal({"value": 3, "unit": spelling}, {"value": 3, "unit": canonical_one})
+    assert canonical_spelling(canonical_one) == canonical_one
+    assert "." not in canonical_one and "µ" not in canonical_one
+
+
+def test_canonical_spelling_examples() -> None:
+    assert canonical_spelling("mA.h.g-1") == "mA*h/g"
+    assert canonical_spelling("mAh/g") == "mA*h/g"
+    assert canonical_spelling("mg.cm-2") == "mg/cm**2"
+    assert canonical_spelling("%") == "percent"
+    assert canonical_spelling("µm") == "um"
+    assert canonical_spelling("mOhm") == "mohm"
+    assert canonical_spelling("C") == "C"
+    assert canonical_spelling("coulomb") == "coulomb"
+    assert canonical_spelling("widgets") == "widgets"  # unreadable: left as written

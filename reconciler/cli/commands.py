@@ -59,26 +59,44 @@ def _directories(values: Sequence[str]) -> list[Path]:
 
 
 @click.command()
-@click.argument("directories", nargs=-1, type=click.Path(file_okay=False))
-def validate(directories: tuple[str, ...]) -> int:
-    """Check manifests offline: one line per problem, exit 1 if any."""
-    from reconciler.manifests import load_manifests
+@click.argument("paths", nargs=-1, type=click.Path())
+def validate(paths: tuple[str, ...]) -> int:
+    """Check manifests offline: one line per problem, exit 1 if any.
 
-    count = 0
-    problems = []
-    for directory in _directories(directories):
-        try:
-            manifest_set = load_manifests(directory)
-        except ManifestError as exc:
-            problems.extend(exc.problems)
-            continue
-        for warning in manifest_set.warnings:
-            terminal.echo(str(warning), err=True)
-        count += len(manifest_set.specs)
-    if problems:
-        raise ManifestError(problems)
-    click.echo(f"{count} cell specification(s) valid.")
+    PATHS are directories (each checked on its own) or files (checked together, names across
+    them: what a pre-commit hook passes); default: manifests/.
+    """
+    from reconciler.manifests import load_paths
+
+    manifest_set = load_paths([Path(p) for p in paths] or [Path(DEFAULT_DIR)])
+    for warning in manifest_set.warnings:
+        terminal.echo(str(warning), err=True)
+    click.echo(f"{len(manifest_set.specs)} cell specification(s) valid.")
     return EXIT_OK
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
+@click.option("--units", is_flag=True, help="Also write each unit one way (mA.h.g-1 -> mA*h/g).")
+def fmt(paths: tuple[str, ...], check: bool, units: bool) -> int:
+    """Rewrite manifests in one layout (key order, one-line Quantities), keeping comments.
+
+    PATHS are manifest files or directories; default: manifests/. Files that cannot be read
+    or formatted are left alone and reported (exit 1).
+    """
+    from reconciler.fmt import format_paths
+
+    report = format_paths(
+        [Path(p) for p in paths] or [Path(DEFAULT_DIR)], units=units, write=not check
+    )
+    for shown in report.changed:
+        terminal.echo(f"would reformat {shown}" if check else f"reformatted {shown}")
+    verb = "would be reformatted" if check else "reformatted"
+    click.echo(f"{len(report.changed)} file(s) {verb}, {report.unchanged} unchanged.", err=True)
+    if report.problems:
+        raise ManifestError(report.problems)
+    return EXIT_ERROR if check and report.changed else EXIT_OK
 
 
 @click.command()
@@ -320,4 +338,4 @@ def export(
     return EXIT_OK
 
 
-COMMANDS = (validate, schema, plan, apply, drift, export)
+COMMANDS = (validate, fmt, schema, plan, apply, drift, export)
