@@ -22,6 +22,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -143,15 +144,21 @@ def _pruned(tree: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any] | Non
 def _number_key(number: float) -> str:
     if isinstance(number, float) and not math.isfinite(number):
         return repr(number)
-    return f"#{float(number):.{SIGNIFICANT_DIGITS}g}"
+    try:
+        return f"#{float(number):.{SIGNIFICANT_DIGITS}g}"
+    except OverflowError:  # an integer beyond any float (live data is not validated)
+        return f"#{Decimal(number):.{SIGNIFICANT_DIGITS}g}"
 
 
 def _quantity_key(magnitude: float, unit: str) -> str:
     factor = _unit_factor(unit)
-    if factor is None:
-        return f"~{_number_key(magnitude)} {unit}"
-    scale, offset, dims = factor
-    return f"~{_number_key(magnitude * scale + offset)} {dims}"
+    if factor is not None:
+        scale, offset, dims = factor
+        try:
+            return f"~{_number_key(magnitude * scale + offset)} {dims}"
+        except OverflowError:
+            pass
+    return f"~{_number_key(magnitude)} {unit}"
 
 
 @lru_cache(maxsize=4096)

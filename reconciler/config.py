@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from reconciler.errors import Location, ManifestError, Problem
+from reconciler.errors import Location, Problem
 from reconciler.ownership import marker_for
 from reconciler.schema import TOP_LEVEL_FIELDS, validation_issues
 from reconciler.schema_checks import ignore_field_problem
@@ -130,14 +130,6 @@ def read_config(root: Path) -> tuple[ProjectConfig | None, list[Problem]]:
     return None, [
         Problem(document.location(issue.path, key=issue.at_key), issue.message) for issue in issues
     ]
-
-
-def load_config(root: Path) -> ProjectConfig:
-    """The project config of ``root``; raises ManifestError listing every problem in it."""
-    config, problems = read_config(root)
-    if config is None:
-        raise ManifestError(problems)
-    return config
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -260,11 +260,6 @@ def _unit_info(text: str) -> UnitInfo:
     return parsed
 
 
-def parse_unit(text: str) -> pint.Unit:
-    """Parse a unit in pint or Ionworks dot-exponent syntax; raise UnitError saying why not."""
-    return _unit_info(text).unit
-
-
 def canonical(value: float, unit: str) -> tuple[float, str]:
     """The magnitude in SI base units and a stable dimension string, for comparing by physics."""
     info = _unit_info(unit)
@@ -319,24 +314,6 @@ def is_quantity(obj: object) -> TypeGuard[Mapping[str, Any]]:
         return False
     value, unit = obj.get("value"), obj.get("unit")
     return isinstance(value, int | float) and not isinstance(value, bool) and isinstance(unit, str)
-
-
-def quantities_equal(a: Mapping[str, Any], b: Mapping[str, Any], rel_tol: float = 1e-9) -> bool:
-    """Compare two Quantities physically (2 mA*h == 0.002 A.h); never raises.
-
-    When either unit is unknown (live data may hold odd units) fall back to exact equality of
-    unit string and value.
-    """
-    if not (is_quantity(a) and is_quantity(b)):
-        return bool(a == b)
-    try:
-        left, left_dim = canonical(a["value"], a["unit"])
-        right, right_dim = canonical(b["value"], b["unit"])
-    except UnitError:
-        return bool(a["unit"] == b["unit"] and a["value"] == b["value"])
-    if left_dim != right_dim:
-        return False
-    return left == right or math.isclose(left, right, rel_tol=rel_tol)
 
 
 def format_quantity(q: Mapping[str, Any]) -> str:

@@ -7,10 +7,18 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from reconciler.config import CONFIG_FILENAME, ProjectConfig, load_config, read_config
+from reconciler.config import CONFIG_FILENAME, ProjectConfig, read_config
 from reconciler.errors import ManifestError
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def load_config(root: Path) -> ProjectConfig:
+    """The config of ``root``, or ManifestError listing every problem in it."""
+    config, problems = read_config(root)
+    if config is None:
+        raise ManifestError(problems)
+    return config
 
 
 def write_config(root: Path, text: str) -> Path:

@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler import export, layout, yaml_source
+from reconciler.compare import same
 from reconciler.fmt import FormatError, format_text
 from reconciler.schema import TOP_LEVEL_FIELDS, Ratings
-from reconciler.units import canonical_spelling, quantities_equal
+from reconciler.units import canonical_spelling
 from reconciler.yaml_source import parse_documents
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "manifests"
@@ -186,7 +187,7 @@ def test_units_are_rewritten_only_when_asked() -> None:
         "  r: {value: 20, unit: mohm}\n  odd: {value: 1, unit: widgets}\n"
     )
     before, after = values(text)[0]["properties"], values(formatted)[0]["properties"]
-    assert all(quantities_equal(before[key], after[key]) for key in before)
+    assert all(same(before[key], after[key]) for key in before)
 
 
 def test_the_examples_are_in_the_canonical_layout() -> None:

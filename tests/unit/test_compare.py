@@ -148,3 +148,12 @@ def test_fingerprint_is_exact_and_ignores_absent_empty_and_project() -> None:
     assert compare.fingerprint(body) == compare.fingerprint({"name": "A"})
     assert compare.fingerprint({"v": 1}) != compare.fingerprint({"v": 1.0 + 1e-12})
     assert compare.same({"v": 1}, {"v": 1.0 + 1e-12})
+
+
+def test_integers_beyond_any_float_compare_without_crashing() -> None:
+    """Live data is not validated: a server may hold an integer no float can represent."""
+    huge = {"value": 10**400, "unit": "V"}
+    assert compare.same(huge, dict(huge))
+    assert not compare.same(huge, {"value": 1, "unit": "V"})
+    assert not compare.same({"a": 10**400}, {"a": 10**400 + 10**390})
+    assert compare.field_differences("ratings", {"x": huge}, {"x": {"value": 1, "unit": "V"}})
