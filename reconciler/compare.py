@@ -191,9 +191,11 @@ def _split_numeric(leaf: str) -> tuple[float | None, str]:
         return None, ""
     number, _, dims = text[1:].partition(" ")
     try:
-        return float(number), dims
+        value = float(number)
     except ValueError:
         return None, ""
+    # Beyond float range the canonical text itself is exact: only equal text is equal.
+    return (value, dims) if math.isfinite(value) else (None, "")
 
 
 def equivalent(a: Any, b: Any) -> bool:
