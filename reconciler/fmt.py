@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import layout
+from reconciler.discovery import manifest_paths
 from reconciler.errors import Location, Problem
-from reconciler.manifests import manifest_paths
 from reconciler.units import canonical_spelling
 from reconciler.yaml_source import parse_documents
 from reconciler.yaml_spans import Block, Leaf, Source, Unformattable, last_line, start_line

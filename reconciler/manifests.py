@@ -1,8 +1,9 @@
-"""Find and load the manifests of a directory: every YAML document is one cell specification.
+"""Load the manifests of a directory: every YAML document is one cell specification, or one
+shared material (``kind: material``).
 
-``load_manifests`` reads the project config and every ``*.yaml`` / ``*.yml`` file below the root
-(hidden files and folders skipped, symlinks never followed outside the root), validates each
-document, checks names across files, and either returns a ``ManifestSet`` or raises one
+``load_manifests`` reads the project config and every manifest file below the root (which files:
+``reconciler.discovery``), validates each document, checks names across files, builds the
+material catalog (``reconciler.catalog``), and either returns a ``ManifestSet`` or raises one
 ``ManifestError`` listing every problem as ``path:line:col: message``.
 
 Errors: anything that would send a wrong or ambiguous body. Warnings: an empty file, an empty
@@ -22,17 +23,32 @@ import signal
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.config import CONFIG_FILENAME, ProjectConfig, read_config
+from reconciler.catalog import (
+    DesiredMaterial,
+    MaterialDocument,
+    MaterialKey,
+    build_catalog,
+    expand,
+    material_key,
+)
+from reconciler.config import ProjectConfig, read_config
+from reconciler.discovery import MANIFEST_SUFFIXES, manifest_paths, scan
 from reconciler.errors import Location, ManifestError, Problem
-from reconciler.schema import Issue, check_spec
+from reconciler.normalise import COMPONENT_SLOTS
+from reconciler.schema import (
+    RECONCILER_FIELDS,
+    Issue,
+    check_material,
+    check_spec,
+    document_kind,
+)
 from reconciler.yaml_source import YamlDocument, YamlFile, parse_documents
 from reconciler.yaml_text import display_path, read_text
 
-MANIFEST_SUFFIXES = (".yaml", ".yml")
 #: Files per process below which forking one costs more than it saves (a file takes ~0.6 ms).
 FILES_PER_WORKER = 150
 #: Most processes reading at once; beyond this, taking in their results here is the bound.
@@ -65,20 +81,14 @@ class SpecDocument:
 
 @dataclass(frozen=True)
 class ManifestSet:
-    """Everything a manifests directory declares, loaded without errors."""
+    """Everything a manifests directory declares, loaded without errors: the specs (every
+    component material carrying its one definition) and the materials they use."""
 
     roots: tuple[Path, ...]
     config: ProjectConfig
     specs: tuple[SpecDocument, ...]
     warnings: tuple[Problem, ...]
-
-
-def find_manifest_files(root: Path) -> list[Path]:
-    """The manifest files under ``root`` in load order; raises ManifestError for bad links."""
-    files, problems = _scan(root)
-    if any(problem.severity == "error" for problem in problems):
-        raise ManifestError(problems)
-    return files
+    materials: tuple[DesiredMaterial, ...] = ()
 
 
 def load_manifests(root: Path, *, workers: int | None = None) -> ManifestSet:
@@ -87,7 +97,7 @@ def load_manifests(root: Path, *, workers: int | None = None) -> ManifestSet:
     ``workers`` processes share the files (default: ``load_workers``); the result is the same.
     """
     config, problems = read_config(root)
-    files, scan_problems = _scan(root)
+    files, scan_problems = scan(root)
     problems.extend(scan_problems)
     if not files and not any(p.severity == "error" for p in scan_problems):
         message = f"no {' or '.join('*' + s for s in MANIFEST_SUFFIXES)} manifests found"
@@ -134,30 +144,6 @@ def load_paths(paths: Sequence[Path]) -> ManifestSet:
     )
 
 
-def manifest_paths(paths: Sequence[Path]) -> tuple[list[Path], list[Path], list[Problem]]:
-    """The manifest files among ``paths`` (directories searched as ``load_manifests`` does),
-    the project configs named among them, and the paths that are neither."""
-    files: dict[str, Path] = {}
-    configs: list[Path] = []
-    problems: list[Problem] = []
-    for path in paths:
-        shown = display_path(path)
-        if path.is_dir():
-            found, scan_problems = _scan(path)
-            files.update((os.path.realpath(f), f) for f in found)
-            problems.extend(scan_problems)
-        elif path.name == CONFIG_FILENAME:
-            configs.append(path)
-        elif not path.exists():
-            problems.append(Problem(Location(shown), "no such file or directory"))
-        elif not path.name.lower().endswith(MANIFEST_SUFFIXES) or not path.is_file():
-            message = "not a manifest: give *.yaml or *.yml files, or a directory"
-            problems.append(Problem(Location(shown), message))
-        else:
-            files.setdefault(os.path.realpath(path), path)
-    return list(files.values()), configs, problems
-
-
 def _load_set(
     roots: tuple[Path, ...],
     config: ProjectConfig | None,
@@ -172,70 +158,25 @@ def _load_set(
         loader.add(loaded)
     problems.extend(loader.problems)
     problems.extend(loader.cross_file_problems())
+    catalog, material_problems = build_catalog(
+        loader.materials, [spec.body for spec in loader.specs], COMPONENT_SLOTS, loader.locate
+    )
+    problems.extend(material_problems)
     if config is None or any(problem.severity == "error" for problem in problems):
         raise ManifestError(problems)
     return ManifestSet(
         roots=roots,
         config=config,
-        specs=tuple(loader.specs),
+        specs=tuple(
+            replace(spec, body=expand(spec.body, catalog, COMPONENT_SLOTS)) for spec in loader.specs
+        ),
         warnings=tuple(sorted(problems)),
+        materials=tuple(catalog[key] for key in sorted(catalog, key=_key_order)),
     )
 
 
-def _scan(root: Path) -> tuple[list[Path], list[Problem]]:
-    """Manifest files below ``root``, sorted by relative path, and problems with links."""
-    shown = display_path(root)
-    if not root.is_dir():
-        if root.exists():
-            message = "not a directory: give the folder that holds the manifests"
-        else:
-            message = "no such manifests directory"
-        return [], [Problem(Location(shown), message)]
-    real_root = os.path.realpath(root)
-    found: dict[str, Path] = {}
-    problems: list[Problem] = []
-    seen_real: set[str] = set()
-    pending = [root]
-    while pending:
-        directory = pending.pop()
-        seen_real.add(os.path.realpath(directory))
-        try:
-            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
-        except OSError as exc:
-            message = f"cannot list directory: {exc.strerror or exc}"
-            problems.append(Problem(Location(display_path(directory)), message))
-            continue
-        for entry in entries:
-            path = Path(entry.path)
-            if entry.name.startswith("."):
-                continue
-            is_yaml = entry.name.lower().endswith(MANIFEST_SUFFIXES)
-            if directory == root and entry.name == CONFIG_FILENAME:
-                continue
-            if directory == root and entry.name == "ionworks-apply.yml":
-                message = f"rename the config to {CONFIG_FILENAME} (it is read only by that name)"
-                problems.append(Problem(Location(display_path(path), 1, 1), message))
-                continue
-            real = os.path.realpath(path)
-            if entry.is_symlink():
-                if not os.path.exists(real):
-                    if is_yaml:
-                        where = Location(display_path(path), 1, 1)
-                        problems.append(Problem(where, "broken symlink"))
-                    continue
-                inside = os.path.commonpath([real, real_root]) == real_root
-                if not inside and (is_yaml or os.path.isdir(real)):
-                    message = f"symlink points outside the manifests directory (to {real})"
-                    problems.append(Problem(Location(display_path(path), 1, 1), message))
-                    continue
-            if os.path.isdir(real):
-                if real not in seen_real:
-                    seen_real.add(real)
-                    pending.append(path)
-            elif is_yaml and os.path.isfile(real):
-                found.setdefault(real, path)
-    files = sorted(found.values(), key=lambda p: p.relative_to(root).as_posix())
-    return files, problems
+def _key_order(key: MaterialKey) -> tuple[str, str]:
+    return key[0], key[1] or ""
 
 
 def load_workers(files: int) -> int:
@@ -255,11 +196,12 @@ def load_workers(files: int) -> int:
 
 @dataclass(frozen=True)
 class _LoadedFile:
-    """One file's problems and specs, each spec with its document's index in the file."""
+    """One file's problems, specs (each with its document's index) and material entries."""
 
     path: Path
     problems: tuple[Problem, ...]
     specs: tuple[tuple[SpecDocument, int], ...]
+    materials: tuple[MaterialDocument, ...] = ()
 
 
 def _load_files(files: Sequence[Path], workers: int) -> list[_LoadedFile]:
@@ -321,12 +263,17 @@ def _load_file(path: Path) -> _LoadedFile:
     # A value the parser already refused (empty, too large ...) is not reported twice.
     reported = {problem.location for problem in parsed.problems}
     specs: list[tuple[SpecDocument, int]] = []
+    materials: list[MaterialDocument] = []
     for doc, issues in checked:
         located = (_problem(doc, issue) for issue in issues)
         problems.extend(problem for problem in located if problem.location not in reported)
-        if isinstance(doc.value, dict) and isinstance(doc.value.get("name"), str):
+        if not isinstance(doc.value, dict) or not isinstance(doc.value.get("name"), str):
+            continue
+        if document_kind(doc.value) == "material":
+            materials.append(_material_document(doc))
+        else:
             specs.append((_spec_document(doc), doc.index))
-    return _LoadedFile(path, tuple(problems), tuple(specs))
+    return _LoadedFile(path, tuple(problems), tuple(specs), tuple(materials))
 
 
 @dataclass
@@ -334,12 +281,14 @@ class _Loader:
     """Takes in loaded files in order; keeps what the cross-file checks need."""
 
     specs: list[SpecDocument] = field(default_factory=list)
+    materials: list[MaterialDocument] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     origins: list[tuple[Path, int]] = field(default_factory=list)  # per spec: file, doc index
     full_reads: dict[Path, YamlFile | None] = field(default_factory=dict)
 
     def add(self, loaded: _LoadedFile) -> None:
         self.problems.extend(loaded.problems)
+        self.materials.extend(loaded.materials)
         for spec, index in loaded.specs:
             self.specs.append(spec)
             self.origins.append((loaded.path, index))
@@ -360,18 +309,22 @@ class _Loader:
                 if old in by_name and by_name[old] is not spec:
                     other = by_name[old].location
                     message = f"previous name {old!r} is the name of the spec at {other}"
-                    problems.append(Problem(self._locate(number, index), message))
+                    problems.append(Problem(self._previous(number, index), message))
                 elif old in claimed and claimed[old][0] != number:
                     message = (
-                        f"previous name {old!r} is also claimed at {self._locate(*claimed[old])}"
+                        f"previous name {old!r} is also claimed at {self._previous(*claimed[old])}"
                     )
-                    problems.append(Problem(self._locate(number, index), message))
+                    problems.append(Problem(self._previous(number, index), message))
                 else:
                     claimed.setdefault(old, (number, index))
         return problems
 
-    def _locate(self, number: int, index: int) -> Location:
-        """Where previous name ``index`` of spec ``number`` is; re-reads its file for that."""
+    def _previous(self, number: int, index: int) -> Location:
+        return self.locate(number, ("lifecycle", "previous_names", index))
+
+    def locate(self, number: int, path: tuple[str | int, ...]) -> Location:
+        """Where ``path`` of spec ``number`` is; re-reads its file with every position for
+        that (only problems need it, and positions are what make parsing slow)."""
         file_path, document = self.origins[number]
         if file_path not in self.full_reads:
             shown = display_path(file_path)
@@ -382,7 +335,7 @@ class _Loader:
         parsed = self.full_reads[file_path]
         if parsed is None or document >= len(parsed.documents):
             return self.specs[number].location
-        return parsed.documents[document].location(("lifecycle", "previous_names", index))
+        return parsed.documents[document].location(path)
 
 
 def _check_document(doc: YamlDocument) -> list[Issue]:
@@ -396,7 +349,14 @@ def _check_document(doc: YamlDocument) -> list[Issue]:
         return [
             Issue((), f"a spec document must be a mapping (name: ..., ratings: ...), got {got}")
         ]
-    return check_spec(doc.value)
+    kind = document_kind(doc.value)
+    if kind is None:
+        message = (
+            f"unknown kind {doc.value.get('kind')!r}: write `kind: material` for a material, "
+            "or leave kind out for a cell specification"
+        )
+        return [Issue(("kind",), message)]
+    return check_material(doc.value) if kind == "material" else check_spec(doc.value)
 
 
 def _problem(doc: YamlDocument, issue: Issue) -> Problem:
@@ -410,11 +370,25 @@ def _spec_document(doc: YamlDocument) -> SpecDocument:
     settings = lifecycle if isinstance(lifecycle, dict) else {}
     return SpecDocument(
         location=locations.get("name", doc.location()),
-        body={key: item for key, item in value.items() if key != "lifecycle"},
+        body={key: item for key, item in value.items() if key not in RECONCILER_FIELDS},
         lifecycle=Lifecycle(
             previous_names=_strings(settings.get("previous_names")),
             ignore_fields=_strings(settings.get("ignore_fields")),
         ),
+        field_locations=locations,
+    )
+
+
+def _material_document(doc: YamlDocument) -> MaterialDocument:
+    value: dict[str, Any] = doc.value
+    locations = {key: doc.location((key,), key=True) for key in value}
+    definition = value.get("definition")
+    product_id = value.get("product_id")
+    return MaterialDocument(
+        key=material_key(value),
+        definition=definition if isinstance(definition, dict) else None,
+        product_id=product_id if isinstance(product_id, str) else None,
+        location=locations.get("name", doc.location()),
         field_locations=locations,
     )
 
@@ -427,10 +401,8 @@ __all__ = [
     "Lifecycle",
     "ManifestSet",
     "SpecDocument",
-    "find_manifest_files",
     "load_manifest_files",
     "load_manifests",
     "load_paths",
     "load_workers",
-    "manifest_paths",
 ]

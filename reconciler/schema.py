@@ -4,7 +4,9 @@ The pydantic models are strict (unknown keys are errors) at the top level, in ``
 ``source``, each component and its ``material``; ``properties`` and ``definition`` are free-form
 but numbers there must be Quantities. ``check_spec`` returns every problem as an ``Issue``
 addressed by its path in the document, so the loader can point at ``file:line:col``; this module
-knows nothing about YAML. ``json_schema`` is what editors use for completion and help.
+knows nothing about YAML. A document with ``kind: material`` is a material catalog entry
+(``MaterialManifest``, ``check_material``); ``reconciler.editor_schema`` turns both models into
+the JSON Schema editors use.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import math
 import types
 import typing
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
@@ -33,16 +35,17 @@ from reconciler.schema_checks import (
 __all__ = [
     "CellSpecManifest",
     "Issue",
+    "MaterialManifest",
+    "check_material",
     "check_spec",
-    "json_schema",
     "model_at",
     "validation_issues",
 ]
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 # A placeholder pydantic accepts; json_schema() swaps in a reference to PropertyValue.
-_FREE_FORM_MARK = "x-free-form"
-FreeForm = Annotated[dict[str, Any], WithJsonSchema({"type": "object", _FREE_FORM_MARK: True})]
+FREE_FORM_MARK = "x-free-form"
+FreeForm = Annotated[dict[str, Any], WithJsonSchema({"type": "object", FREE_FORM_MARK: True})]
 SERVER_FIELDS = frozenset(
     {"id", "organization_id", "created_by", "created_by_email", "created_at", "updated_at"}
     | {"instance_ids", "component_type", "material_id"}
@@ -144,6 +147,11 @@ class CellSpecManifest(BaseModel):
     """One Ionworks cell specification, as declared in a manifest document."""
 
     model_config = ConfigDict(extra="forbid", strict=True, title="Ionworks cell specification")
+    kind: Literal["cell_specification"] | None = Field(
+        default=None,
+        description="What this document is; a cell specification unless it says "
+        "`kind: material`. Never sent to the API.",
+    )
     name: str = Field(description="Unique name of the spec within the project.")
     form_factor: str | None = Field(
         default=None, description="Free text: 18650, 21700, R2032, pouch, prismatic ..."
@@ -167,7 +175,17 @@ class CellSpecManifest(BaseModel):
     )
 
 
+class MaterialManifest(Material):
+    """A material catalog entry: the one definition of a material shared by every spec that
+    uses it (identity: name and manufacturer)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="Ionworks material")
+    kind: Literal["material"] = Field(description="`material`: this document is a material.")
+
+
 TOP_LEVEL_FIELDS = tuple(CellSpecManifest.model_fields)
+#: Keys of a manifest document for ionworks-apply alone, never sent to the API.
+RECONCILER_FIELDS = frozenset({"kind", "lifecycle"})
 _FREE_FORM_FIELDS = frozenset({"properties", "definition"})
 _PROJECT_SETTINGS = frozenset(
     {"owner", "prune", "protect", "max_deletes", "max_delete_percent", "allow_cascade"}
@@ -195,6 +213,25 @@ def check_spec(document: Mapping[str, Any]) -> list[Issue]:
     issues.extend(check_ratings(data.get("ratings")))
     issues.extend(check_lifecycle(data.get("lifecycle"), data.get("name"), TOP_LEVEL_FIELDS))
     return _one_per_path(issues)
+
+
+def check_material(document: Mapping[str, Any]) -> list[Issue]:
+    """Every problem in one material catalog document (``kind: material``)."""
+    issues = _non_finite_anywhere(document)
+    try:
+        MaterialManifest.model_validate(document)
+    except ValidationError as exc:
+        issues.extend(validation_issues(exc, MaterialManifest, document))
+    issues.extend(_check_name(document.get("name")))
+    if isinstance(document.get("definition"), dict):
+        issues.extend(check_free_form(document["definition"], ("definition",)))
+    return _one_per_path(issues)
+
+
+def document_kind(document: Mapping[str, Any]) -> str | None:
+    """``material``, ``cell_specification``, or None for a kind we do not know."""
+    kind = document.get("kind", "cell_specification")
+    return kind if kind in ("material", "cell_specification") else None
 
 
 def _component_free_form(key: str, value: Any) -> list[Issue]:
@@ -396,39 +433,3 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
             if found is not None:
                 return found
     return None
-
-
-_PROPERTY_VALUE = {
-    "description": "A Quantity, text, true/false, null, a list or a nested mapping; never a "
-    "bare number.",
-    "anyOf": [
-        {"$ref": "#/$defs/Quantity"},
-        {"type": "string"},
-        {"type": "boolean"},
-        {"type": "null"},
-        {"type": "array", "items": {"$ref": "#/$defs/PropertyValue"}},
-        {"type": "object", "additionalProperties": {"$ref": "#/$defs/PropertyValue"}},
-    ],
-}
-
-
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of one manifest document, for editors (yaml-language-server)."""
-    schema: dict[str, Any] = _with_free_form(CellSpecManifest.model_json_schema())
-    schema["$defs"]["PropertyValue"] = _PROPERTY_VALUE
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["description"] = (
-        "One Ionworks cell specification per YAML document; ionworks-apply sends every field "
-        "but `lifecycle` to the API."
-    )
-    return schema
-
-
-def _with_free_form(node: Any) -> Any:
-    if isinstance(node, dict):
-        if node.get(_FREE_FORM_MARK):
-            return {"type": "object", "additionalProperties": {"$ref": "#/$defs/PropertyValue"}}
-        return {key: _with_free_form(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_with_free_form(item) for item in node]
-    return node

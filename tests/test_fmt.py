@@ -33,7 +33,7 @@ def values(text: str) -> list[Any]:
 
 def test_the_canonical_orders_are_the_create_body_and_the_natural_ratings_order() -> None:
     assert layout.TOP_LEVEL_ORDER == (
-        "name", "form_factor", "manufacturer", "ratings", "properties", "source", "anode",
+        "kind", "name", "form_factor", "manufacturer", "ratings", "properties", "source", "anode",
         "cathode", "electrolyte", "separator", "case", "notes", "lifecycle",
     )  # fmt: skip
     assert layout.RATINGS_ORDER == (
@@ -323,7 +323,8 @@ def manifests(draw: Any) -> tuple[str, list[str]]:
 def _document(draw: Any, out: _Text) -> None:
     if draw(st.booleans()):
         out.lines.append(out.comment())
-    keys = draw(st.lists(st.sampled_from(TOP_LEVEL_FIELDS[1:-1]), unique=True, max_size=6))
+    body_fields = [f for f in TOP_LEVEL_FIELDS if f not in ("kind", "name", "lifecycle")]
+    keys = draw(st.lists(st.sampled_from(body_fields), unique=True, max_size=6))
     keys = draw(st.permutations(["name", *keys]))
     for key in keys:
         out.maybe_above(0)

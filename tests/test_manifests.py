@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from reconciler import yaml_source
+from reconciler.discovery import find_manifest_files
 from reconciler.errors import ManifestError
 from reconciler.manifests import (
     FILES_PER_TASK,
     MAX_WORKERS,
-    find_manifest_files,
     load_manifests,
     load_workers,
 )

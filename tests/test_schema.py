@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.schema import CellSpecManifest, Issue, check_spec, json_schema
+from reconciler.editor_schema import json_schema
+from reconciler.schema import CellSpecManifest, Issue, check_spec
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = REPO / "manifests" / "cellspec.schema.json"
@@ -43,7 +44,12 @@ def test_committed_json_schema_is_current() -> None:
 
 
 def test_json_schema_describes_fields_and_forbids_unknown_keys() -> None:
-    schema = json_schema()
+    document = json_schema()
+    assert document["then"] == {"$ref": "#/$defs/MaterialManifest"}
+    assert document["else"] == {"$ref": "#/$defs/CellSpecManifest"}
+    material = document["$defs"]["MaterialManifest"]
+    assert material["required"] == ["name", "kind"] and material["additionalProperties"] is False
+    schema = {**document["$defs"]["CellSpecManifest"], "$defs": document["$defs"]}
     assert schema["additionalProperties"] is False
     assert schema["required"] == ["name"]
     for name, field in schema["properties"].items():

@@ -102,7 +102,7 @@ def fmt(paths: tuple[str, ...], check: bool, units: bool) -> int:
 @click.command()
 def schema() -> int:
     """Print the JSON Schema of a cell-spec manifest (for editors)."""
-    from reconciler.schema import json_schema
+    from reconciler.editor_schema import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2, sort_keys=True))
     return EXIT_OK
