@@ -1,10 +1,11 @@
-"""Execute a Plan: staleness first, then writes, then verification.
+"""Execute a Plan: writes, then verification.
 
-Guards are enforced before (``guards.enforce``). Nothing is written until every target was
-re-read and found as the plan saw it (``check_fresh``). Writes go creates, renames, adopts and
-updates first, deletes last, concurrently within the client's bound. A write whose answer was
-lost is never blindly resent: the live state is read first (a POST that landed is found by
-name, a PATCH that landed shows its values). Every write has the one retry shape of
+Guards are enforced before (``guards.enforce``), and nothing is written until every target was
+re-read and found as the plan saw it (``reconciler.freshness``). Writes go creates, renames,
+adopts and updates first, then shared materials (``reconciler.material_writes``), deletes last,
+concurrently within the client's bound. A write whose answer was lost is never blindly resent:
+the live state is read first (a POST that landed is found by name, a PATCH that landed shows
+its values). Every write has the one retry shape of
 ``Applier._retrying``. One failed change does not stop the others; a re-run converges.
 
 An update re-reads its spec just before the PATCH and writes nothing if it moved since the plan.
@@ -31,9 +32,9 @@ from reconciler.errors import (
     NotFoundError,
     RateLimitedError,
     ServerError,
-    StalePlanError,
     TransportError,
 )
+from reconciler.material_writes import MaterialWriter
 from reconciler.ownership import foreign_owner, marker_of
 from reconciler.plan import Cascade, Change, Plan
 from reconciler.results import ApplyResult, Outcome
@@ -60,59 +61,6 @@ async def count_cascade(client: IonworksClient, spec_id: str) -> Cascade:
     """What deleting the spec would take with it: the one place cascades are counted."""
     counts = await client.cascade(spec_id)
     return Cascade(counts.instances, counts.batches, counts.measurements)
-
-
-async def check_fresh(client: IonworksClient, plan: Plan) -> list[Outcome]:
-    """Re-read every target; raise StalePlanError naming what moved since the plan was made.
-
-    Returns outcomes for changes that turned out to be done already (a create that now exists
-    exactly as desired, a delete whose spec is already gone).
-    """
-    live = await client.list_specs(
-        plan.project_id, full=True, view=normalise.live_view, expected=plan.live_count
-    )
-    by_id = {str(r["id"]): r for r in live}
-    by_name = {str(r["name"]): r for r in live}
-    reasons: list[str] = []
-    already: list[Outcome] = []
-    deletes: list[Change] = []
-    for change in plan.writing_changes:
-        if change.kind == "create":
-            existing = by_name.get(change.name)
-            if existing is None:
-                continue
-            if marker_of(existing) == marker_of(change.body) and not patch_for(
-                change.body, existing
-            ):
-                already.append(Outcome(change, "already", "exists as planned", str(existing["id"])))
-            else:
-                reasons.append(f"'{change.name}' now exists in Ionworks (created since the plan)")
-            continue
-        record = by_id.get(change.spec_id or "")
-        if record is None:
-            if change.kind == "delete":
-                already.append(Outcome(change, "already", "already deleted"))
-            else:
-                reasons.append(f"'{change.name}' was deleted since the plan was made")
-            continue
-        if compare.live_digest(record) != change.live_digest:
-            reasons.append(
-                f"'{change.name}' changed since the plan was made (updated_at "
-                f"{change.live_updated_at} -> {record.get('updated_at')})"
-            )
-        elif change.kind == "delete":
-            deletes.append(change)
-    counts = await asyncio.gather(*(count_cascade(client, c.spec_id or "") for c in deletes))
-    for change, now in zip(deletes, counts, strict=True):
-        planned = change.cascade or Cascade()
-        if now.grew_from(planned):
-            reasons.append(
-                f"'{change.name}': its cascade grew to {now.describe()} "
-                f"(the plan showed {planned.describe()})"
-            )
-    if reasons:
-        raise StalePlanError(reasons)
-    return already
 
 
 def patch_for(body: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
@@ -174,11 +122,15 @@ class Applier:
         for change in todo:
             if change.kind == "delete":
                 self.reporter.cascade_warning(change)
-        self.reporter.begin(len(todo))
+        self.reporter.begin(len(todo) + len(self.plan.materials))
         first = [c for c in todo if c.kind != "delete"]
         deletes = [c for c in todo if c.kind == "delete"]
-        for batch in (first, deletes):
-            result.outcomes.extend(await asyncio.gather(*(self._one(c) for c in batch)))
+        result.outcomes.extend(await asyncio.gather(*(self._one(c) for c in first)))
+        materials = MaterialWriter(self.client, self.plan, self._patch)
+        for outcome in await materials.run(result.outcomes):
+            self.reporter.done(outcome)
+            result.outcomes.append(outcome)
+        result.outcomes.extend(await asyncio.gather(*(self._one(c) for c in deletes)))
         result.not_converged = await self._verify(result.outcomes)
         return result
 
@@ -426,7 +378,7 @@ class Applier:
         by_id = {str(r["id"]): r for r in live}
         problems: list[str] = []
         for outcome in outcomes:
-            if outcome.status in ("failed", "blocked"):
+            if outcome.status in ("failed", "blocked") or outcome.change.kind == "material":
                 continue
             name = outcome.change.name
             record = by_id.get(outcome.spec_id or "")

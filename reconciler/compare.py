@@ -30,7 +30,7 @@ from deepdiff import DeepDiff
 from deepdiff.operator import BaseOperatorPlus
 
 from reconciler import units
-from reconciler.normalise import live_body
+from reconciler.normalise import live_body, spec_state
 from reconciler.paths import get_path, path_text, without_paths
 from reconciler.plan import FieldChange
 
@@ -217,11 +217,13 @@ def same(a: Any, b: Any) -> bool:
 
 
 def differing_fields(body: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
-    """The top-level fields of ``body`` that ``live`` (a manifest-shaped body) does not hold."""
+    """The top-level fields of ``body`` that ``live`` (a manifest-shaped body) does not hold,
+    as a spec's state (materials' shared definitions are compared as materials)."""
+    wanted, held = spec_state(body), spec_state(live)
     return [
         key
-        for key, value in body.items()
-        if key not in NOT_COMPARED and not same(value, live.get(key))
+        for key, value in wanted.items()
+        if key not in NOT_COMPARED and not same(value, held.get(key))
     ]
 
 
@@ -301,8 +303,9 @@ def canonical_json(value: Any) -> str:
 
 
 def live_digest(record: Mapping[str, Any]) -> str:
-    """The digest of a live spec's manifest-shaped body: what a plan records to spot moves."""
-    return digest(live_body(record))
+    """The digest of a live spec's own state: what a plan records to spot moves. A shared
+    material's definition is not part of it: a change to the material is not a spec's move."""
+    return digest(spec_state(live_body(record)))
 
 
 def fingerprint(body: Mapping[str, Any]) -> str:

@@ -76,6 +76,11 @@ class ProjectConfig(BaseModel):
         default=False,
         description="Allow deleting specs that have cell instances (their measurements go too).",
     )
+    allow_shared_material_changes: bool = Field(
+        default=False,
+        description="Allow a material change that reaches specs this directory does not manage "
+        "(another owner's, or unmanaged ones): materials are shared by every spec using them.",
+    )
     ignore_fields: list[IgnoredField] = Field(
         default_factory=list,
         description="Dotted paths never diffed for any spec, e.g. properties.last_calibrated.",

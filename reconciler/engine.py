@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler import guards, normalise
 from reconciler.api import ApiSettings, IonworksClient
-from reconciler.applier import Applier, Reporter, check_fresh, count_cascade
+from reconciler.applier import Applier, Reporter, count_cascade
 from reconciler.errors import ConfigError, PlanFileError, StalePlanError, UsageError
+from reconciler.freshness import check_fresh
 from reconciler.manifests import ManifestSet, load_manifests
 from reconciler.plan import Plan, load_plans
 from reconciler.planner import build_plan

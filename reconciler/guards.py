@@ -16,7 +16,7 @@ from fnmatch import fnmatchcase
 
 from reconciler.config import CONFIG_FILENAME, ProjectConfig
 from reconciler.errors import GuardError
-from reconciler.plan import Block, Change, Plan
+from reconciler.plan import Block, Change, MaterialChange, Plan
 
 #: The relative threshold only means something once a project has a few specs.
 PERCENT_GUARD_FROM = 10
@@ -28,6 +28,7 @@ class GuardOptions:
 
     allow_cascade: bool = False
     allow_empty: bool = False
+    allow_shared_material: bool = False
 
 
 def evaluate(
@@ -55,7 +56,40 @@ def evaluate(
                 )
             )
         changes.append(replace(change, blocks=tuple(blocks)))
-    return replace(plan, changes=tuple(changes))
+    allow_shared = options.allow_shared_material or config.allow_shared_material_changes
+    materials = tuple(
+        replace(material, blocks=() if allow_shared else _material_blocks(material))
+        for material in plan.materials
+    )
+    return replace(plan, changes=tuple(changes), materials=materials)
+
+
+def _material_blocks(material: MaterialChange) -> tuple[Block, ...]:
+    """A material change that reaches specs this directory does not manage needs consent."""
+    beyond = material.beyond_here
+    if not beyond:
+        return ()
+    unmanaged = [r.name for r in beyond if r.owner is None]
+    others = [r for r in beyond if r.owner is not None]
+    parts = []
+    if unmanaged:
+        parts.append(f"{len(unmanaged)} unmanaged")
+    if others:
+        owners = sorted({str(r.owner) for r in others})
+        parts.append(f"{len(others)} managed by {', '.join(owners)}")
+    return (
+        Block(
+            guard="shared_material",
+            reason=(
+                f"it also changes {len(beyond)} spec(s) this directory does not manage "
+                f"({' and '.join(parts)})"
+            ),
+            allow=(
+                f"--allow-shared-material, or `allow_shared_material_changes: true` in "
+                f"{CONFIG_FILENAME}"
+            ),
+        ),
+    )
 
 
 def _protect_blocks(name: str, config: ProjectConfig) -> list[Block]:
@@ -134,8 +168,13 @@ def enforce(plan: Plan, confirm_cascade: ConfirmCascade | None) -> Plan:
             f'DELETE "{change.name}" blocked: {b.reason}; to allow: {b.allow}' for b in remaining
         )
         changes.append(replace(change, blocks=()) if change.blocks else change)
+    blocked.extend(
+        f"MATERIAL {material.name} blocked: {b.reason}; to allow: {b.allow}"
+        for material in plan.materials
+        for b in material.blocks
+    )
     if blocked:
         raise GuardError(
-            f"{len(blocked)} guard(s) refused deletes; nothing was written", blocked=blocked
+            f"{len(blocked)} guard(s) refused changes; nothing was written", blocked=blocked
         )
     return replace(plan, changes=tuple(changes))

@@ -27,6 +27,12 @@ MATERIAL_FIELDS = tuple(Material.model_fields)
 
 #: Fields of a live spec read besides its manifest-shaped body (matching, staleness).
 IDENTITY_FIELDS = ("id", "name", "project_id", "updated_at")
+#: What a view keeps of the rest: each slot's material row id, and how many cells the spec has
+#: (a material change's reach is told by row, and weighed in cells).
+MATERIAL_IDS = "material_ids"
+INSTANCE_COUNT = "instance_count"
+#: A material's own fields: shared by every spec using it, so not a spec's state.
+MATERIAL_STATE = ("definition", "product_id")
 
 
 def live_body(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -49,7 +55,37 @@ def live_view(record: Mapping[str, Any]) -> dict[str, Any]:
     """
     view = {key: record[key] for key in IDENTITY_FIELDS if key in record}
     view.update(live_body(record))
+    ids = {slot: _material_id(record.get(slot)) for slot in COMPONENT_SLOTS}
+    view[MATERIAL_IDS] = {slot: found for slot, found in ids.items() if found}
+    instances = record.get("instance_ids")
+    view[INSTANCE_COUNT] = len(instances) if isinstance(instances, list) else 0
     return view
+
+
+def spec_state(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A manifest-shaped body without its materials' shared state (definition, product id).
+
+    Which material a slot uses is the spec's; what the material is belongs to the material,
+    planned and compared once as a material change (``reconciler.materials``), not as a
+    difference of every spec that uses it.
+    """
+    state = dict(body)
+    for slot in COMPONENT_SLOTS:
+        component = body.get(slot)
+        material = component.get("material") if isinstance(component, Mapping) else None
+        if isinstance(material, Mapping) and any(key in material for key in MATERIAL_STATE):
+            kept = {k: v for k, v in material.items() if k not in MATERIAL_STATE}
+            state[slot] = {**component, "material": kept}  # type: ignore[dict-item]
+    return state
+
+
+def _material_id(component: Any) -> str | None:
+    if not isinstance(component, Mapping):
+        return None
+    material = component.get("material")
+    found = material.get("id") if isinstance(material, Mapping) else None
+    found = found or component.get("material_id")
+    return found if isinstance(found, str) else None
 
 
 def _live_component(component: Any) -> dict[str, Any] | None:

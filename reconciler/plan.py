@@ -12,7 +12,7 @@ import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import pydantic_core
 from pydantic import Field, TypeAdapter, ValidationError
@@ -21,7 +21,8 @@ from reconciler import __version__
 from reconciler.errors import PlanFileError
 from reconciler.ownership import marker_for
 
-FORMAT_VERSION = 1
+#: 2: materials are changes of their own (``materials``); spec changes leave them out.
+FORMAT_VERSION = 2
 T = TypeVar("T")
 
 ChangeKind = Literal["create", "rename", "adopt", "update", "delete", "orphan"]
@@ -102,7 +103,9 @@ def _count(n: int, singular: str, plural: str | None = None) -> str:
 class Block:
     """A guard that would refuse a delete, and what would allow it."""
 
-    guard: Literal["protect", "max_deletes", "max_delete_percent", "empty", "cascade"]
+    guard: Literal[
+        "protect", "max_deletes", "max_delete_percent", "empty", "cascade", "shared_material"
+    ]
     reason: str
     allow: str
 
@@ -173,6 +176,85 @@ class Change:
         }
 
 
+@dataclass(frozen=True)
+class Reached:
+    """A spec a material change reaches: who manages it, and how many cells it has."""
+
+    name: str
+    spec_id: str
+    #: ``here`` (this directory), another owner's marker, or None (unmanaged).
+    owner: str | None
+    instances: int = 0
+
+
+@dataclass(frozen=True)
+class MaterialChange:
+    """One shared material whose live definition (or product id) differs from the manifests'.
+
+    Every spec using the material's row sees the change (``reach``), whoever manages it, so it
+    is planned once, not as an update of each spec. ``targets`` are the specs of this directory
+    that must show ``desired`` afterwards. Apply writes it once: through ``carried_by`` (changes
+    of this plan whose body carries the material anyway), else through the spec ``spec_id``
+    with ``body`` (one component), re-checked against ``live_digest`` first.
+    """
+
+    key: tuple[str, str | None]
+    desired: dict[str, Any]
+    before: dict[str, Any]
+    details: tuple[FieldChange, ...] = ()
+    reach: tuple[Reached, ...] = ()
+    targets: tuple[str, ...] = ()
+    #: For each existing target, the component(s) that use the material, as the manifest
+    #: gives them: what apply writes when the API keeps a row per spec.
+    target_bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: How many rows of the material differ (more than one: the API keeps one per spec).
+    rows: int = 1
+    source: str | None = None
+    carried_by: tuple[str, ...] = ()
+    spec_id: str | None = None
+    via: str | None = None
+    body: dict[str, Any] = field(default_factory=dict)
+    live_digest: str | None = None
+    blocks: Annotated[tuple[Block, ...], Field(validation_alias="blocked_by")] = ()
+
+    kind: ClassVar[str] = "material"
+
+    @property
+    def name(self) -> str:
+        """``"NCM622" (BASF)``: how the material is named everywhere it is shown."""
+        material, manufacturer = self.key
+        return f'"{material}"' + (f" ({manufacturer})" if manufacturer else "")
+
+    @property
+    def beyond_here(self) -> tuple[Reached, ...]:
+        """The reached specs this directory does not manage."""
+        return tuple(r for r in self.reach if r.owner != "here")
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "key": list(self.key),
+            "desired": self.desired,
+            "before": self.before,
+            "details": [d.data for d in self.details],
+            "reach": [
+                {"name": r.name, "spec_id": r.spec_id, "owner": r.owner, "instances": r.instances}
+                for r in self.reach
+            ],
+            "targets": list(self.targets),
+            "target_bodies": self.target_bodies,
+            "rows": self.rows,
+            "source": self.source,
+            "carried_by": list(self.carried_by),
+            "spec_id": self.spec_id,
+            "via": self.via,
+            "body": self.body,
+            "live_digest": self.live_digest,
+            "blocked_by": [b.data for b in self.blocks],
+        }
+
+
 @dataclass(frozen=True, repr=False)
 class Plan:
     """Every change for one project (one manifests directory), in apply order."""
@@ -190,6 +272,9 @@ class Plan:
     tool_version: str = __version__
     #: Ids of every spec listed when the plan was made; not saved (a file's word is not needed).
     live_ids: frozenset[str] = field(default=frozenset(), compare=False)
+    materials: tuple[MaterialChange, ...] = ()
+    #: Materials the manifests use but define nowhere: Ionworks keeps what it has for them.
+    kept_materials: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "changes", tuple(sorted(self.changes, key=lambda c: c.sort_key)))
@@ -218,16 +303,21 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.writing_changes)
+        return bool(self.writing_changes or self.materials)
 
     @property
     def blocked(self) -> list[Change]:
         return [c for c in self.changes if c.blocks]
 
+    @property
+    def blocked_materials(self) -> list[MaterialChange]:
+        return [m for m in self.materials if m.blocks]
+
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(KIND_ORDER, 0)
         for change in self.changes:
             counts[change.kind] += 1
+        counts["material"] = len(self.materials)
         return counts
 
     @property
@@ -258,6 +348,8 @@ class Plan:
             "summary": self.counts(),
             "cascade": self.total_cascade().data,
             "changes": [c.data for c in self.changes],
+            "materials": [m.data for m in self.materials],
+            "kept_materials": list(self.kept_materials),
             "unchanged": list(self.unchanged),
             "unmanaged": list(self.unmanaged),
         }

@@ -17,6 +17,7 @@ from typing import Any
 from reconciler import compare, normalise
 from reconciler.errors import LiveStateError, Location, ManifestError, Problem
 from reconciler.manifests import ManifestSet, SpecDocument
+from reconciler.materials import plan_materials
 from reconciler.ownership import MARKER_PATH, foreign_owner, marker_of, with_marker
 from reconciler.paths import copy_tree, get_path, set_path, split_path, without_paths
 from reconciler.plan import Change, FieldChange, Plan
@@ -77,9 +78,10 @@ def diff_spec(
     """
     live = normalise.live_body(live_record)
     drop = [MARKER_PATH, *ignores]
+    state = normalise.spec_state(spec.body)
     if desired is None:
-        desired = compare.comparable_without(spec.body, drop)
-    declared = {field: live[field] for field in spec.body if field in live}
+        desired = compare.comparable_without(state, drop)
+    declared = normalise.spec_state({field: live[field] for field in spec.body if field in live})
     live_cmp = compare.comparable_without(declared, drop)
     fields: list[str] = []
     details: list[FieldChange] = []
@@ -92,7 +94,7 @@ def diff_spec(
         if live_raw is None:  # only specs that differ pay for the readable details
             live_raw = without_paths(declared, drop)
         fields.append(field)
-        desired_raw = without_paths({field: spec.body[field]}, drop)
+        desired_raw = without_paths({field: state[field]}, drop)
         details.extend(
             compare.field_differences(field, live_raw.get(field), desired_raw.get(field))
         )
@@ -160,21 +162,23 @@ def build_plan(
     changes: list[Change] = []
     unchanged: list[str] = []
     problems: list[Problem] = []
+    matched: list[tuple[SpecDocument, Mapping[str, Any]]] = []
+    created: list[SpecDocument] = []
     set_digest = compare.ListDigest()  # = digest([spec.body for spec in manifests.specs])
 
     for spec in manifests.specs:
         ignores = ignored_paths(spec, config.ignore_fields)
-        canonical = compare.comparable(spec.body)
+        state = normalise.spec_state(spec.body)
+        canonical = compare.comparable(state)
         set_digest.add(canonical)
-        desired = compare.comparable_without(
-            spec.body, [MARKER_PATH, *ignores], canonical=canonical
-        )
+        desired = compare.comparable_without(state, [MARKER_PATH, *ignores], canonical=canonical)
         record, previous, problem = _match(spec, live_by_name, marker)
         if problem:
             problems.append(problem)
             continue
         source = str(spec.location)
         if record is None:
+            created.append(spec)
             changes.append(
                 Change(
                     kind="create",
@@ -187,12 +191,13 @@ def build_plan(
             )
             continue
         claimed.add(str(record["name"]))
+        matched.append((spec, record))
         if ignores:
             widened = whole_quantities(ignores, normalise.live_body(record))
             if widened != ignores:
                 ignores = widened
                 desired = compare.comparable_without(
-                    spec.body, [MARKER_PATH, *ignores], canonical=canonical
+                    state, [MARKER_PATH, *ignores], canonical=canonical
                 )
         diff = diff_spec(
             spec, record, marker=marker, ignores=ignores, compare_name=False, desired=desired
@@ -247,6 +252,9 @@ def build_plan(
         for r in live_records
         if marker_of(r) != marker and str(r["name"]) not in claimed
     )
+    materials, kept = plan_materials(
+        manifests.materials, live_records, matched, created, changes, marker
+    )
     return Plan(
         project_id=project_id,
         owner=config.owner,
@@ -259,6 +267,8 @@ def build_plan(
         managed_count=len(managed),
         desired_digest=set_digest.hexdigest(),
         live_ids=frozenset(str(r["id"]) for r in live_records),
+        materials=tuple(materials),
+        kept_materials=tuple(kept),
     )
 
 

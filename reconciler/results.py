@@ -8,16 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from reconciler.plan import Change, Plan
+from reconciler.plan import Change, MaterialChange, Plan
 
 Status = Literal["applied", "already", "failed", "skipped", "blocked"]
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one change."""
+    """What happened to one change (of a spec, or of a shared material)."""
 
-    change: Change
+    change: Change | MaterialChange
     status: Status
     message: str = ""
     spec_id: str | None = None

@@ -17,8 +17,9 @@ from helpers import Api, spec_doc, write_manifests
 
 from reconciler.api import ApiSettings, IonworksClient
 from reconciler.api.settings import Credentials
-from reconciler.applier import Applier, Reporter, check_fresh
+from reconciler.applier import Applier, Reporter
 from reconciler.engine import load_targets, make_plan
+from reconciler.freshness import check_fresh
 from reconciler.guards import GuardOptions
 from reconciler.plan import Change
 from reconciler.results import ApplyResult, Outcome

@@ -23,8 +23,9 @@ from helpers import WRITE_METHODS, Api, CliResult, env_for, spec_doc, write_mani
 
 from reconciler.api import ApiSettings, IonworksClient
 from reconciler.api.settings import Credentials
-from reconciler.applier import Applier, check_fresh
+from reconciler.applier import Applier
 from reconciler.engine import load_targets, make_plan
+from reconciler.freshness import check_fresh
 from reconciler.guards import GuardOptions
 from reconciler.plan import Change
 from reconciler.results import ApplyResult, Outcome

@@ -19,7 +19,7 @@ def plan_json(run_cli: Cli, env: dict[str, str], directory: Path, *extra: str) -
     result = run_cli("plan", str(directory), "--format", "json", *extra, env=env)
     assert result.code == 0, result.output
     document: dict[str, Any] = json.loads(result.out)
-    assert document["format_version"] == 1
+    assert document["format_version"] == 2
     [plan] = document["plans"]
     return plan
 

@@ -30,8 +30,9 @@ import httpx
 from bench_plan import MARKER, SPECS, Sandbox, populate, run_cli, spec_body, write_manifests
 
 from reconciler.api import ApiSettings, Credentials, IonworksClient
-from reconciler.applier import Applier, check_fresh
+from reconciler.applier import Applier
 from reconciler.engine import load_targets, make_plan
+from reconciler.freshness import check_fresh
 from reconciler.guards import GuardOptions
 from reconciler.plan import Change
 from reconciler.results import Outcome

@@ -249,7 +249,7 @@ def test_json_golden_and_round_trip() -> None:
     output = render(scenario(), "json")
     check_golden("scenario.json", output)
     document = json.loads(output)
-    assert document["format_version"] == 1
+    assert document["format_version"] == 2
     assert [Plan.from_data(p) for p in document["plans"]] == scenario()
 
 
