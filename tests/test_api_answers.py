@@ -1,15 +1,27 @@
-"""Answers as untrusted input: the JSON policy (depth, NaN and infinities) on plain bytes."""
+"""Answers as untrusted input: JSON too deep, NaN and infinities, records without id or name.
+
+Pure checks of the JSON policy on plain bytes, then the CLI against fake servers on 127.0.0.1:
+each bad answer is one clear ``Error:`` line (exit 1) or, for NaN, a plan that renders and saves.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import spec_doc, write_manifests
 from hypothesis import given
 from hypothesis import strategies as st
+from test_api_support import RawServer, http_answer, list_server
 
 from reconciler.api.bodies import MAX_JSON_DEPTH, TooDeep, nesting_depth_exceeds, parse_json
+
+Cli = Callable[..., Any]
+KEY = "iw_answers_key_5c3b1a_distinctive"
 
 
 def nested(depth: int, leaf: str = "1") -> bytes:
@@ -82,3 +94,80 @@ def test_depth_on_bytes_agrees_with_the_parsed_value(
 def test_invalid_json_is_a_value_error(text: bytes) -> None:
     with pytest.raises(ValueError):
         parse_json(text)
+
+
+# -- the CLI against answers nobody should send ------------------------------------------------
+
+
+def plan(run_cli: Cli, server: RawServer, tmp_path: Path, *args: str) -> Any:
+    manifests = write_manifests(tmp_path / "m", spec_doc("Cell A"))
+    env = {"IONWORKS_API_URL": server.url, "IONWORKS_API_KEY": KEY, "IONWORKS_PROJECT_ID": "p1"}
+    return run_cli("plan", str(manifests), *args, env=env)
+
+
+def one_error(result: Any) -> str:
+    assert result.code == 1, result.output
+    assert "Traceback" not in result.output and "Internal error" not in result.output
+    [line] = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert KEY not in result.output
+    return str(line)
+
+
+def live_spec(**fields: Any) -> dict[str, Any]:
+    return {"id": "s-1", "project_id": "p1", **spec_doc("Cell A"), **fields}
+
+
+@pytest.mark.parametrize(
+    ("record", "problem"),
+    [
+        ({"id": "s-1", "project_id": "p1"}, "record 0 of the list has no string 'name'"),
+        ({"name": "Cell A", "project_id": "p1"}, "record 0 of the list has no string 'id'"),
+        ({"id": 42, "name": "Cell A"}, "record 0 of the list has no string 'id'"),
+        ({"id": "s-1", "name": ["Cell A"]}, "record 0 of the list has no string 'name'"),
+    ],
+)
+def test_a_listed_spec_without_a_string_id_or_name_is_one_clear_error(
+    run_cli: Cli, tmp_path: Path, record: dict[str, Any], problem: str
+) -> None:
+    with list_server([record]) as server:
+        line = one_error(plan(run_cli, server, tmp_path))
+    assert line.startswith("Error: listing cell specifications (GET /cell_specifications): ")
+    assert problem in line
+    assert set(server.methods()) == {"GET"}
+
+
+@pytest.mark.parametrize("levels", [MAX_JSON_DEPTH + 10, 5_000, 200_000])
+def test_an_answer_nested_too_deeply_is_one_clear_error(
+    run_cli: Cli, tmp_path: Path, levels: int
+) -> None:
+    notes = "[" * levels + "]" * levels
+    body = f'{{"items": [{{"id": "s-1", "name": "Cell A", "notes": {notes}}}], "total": 1}}'
+
+    def respond(server: RawServer, conn: Any, request: str) -> None:
+        conn.sendall(http_answer(200, body.encode()))
+
+    with RawServer(respond) as server:
+        line = one_error(plan(run_cli, server, tmp_path))
+    assert "the Ionworks API sent JSON nested too deeply to read (HTTP 200)" in line
+    assert server.methods() == ["GET"], "a broken answer is not asked for again"
+
+
+def test_nan_and_infinity_in_a_live_spec_render_and_save_as_strings(
+    run_cli: Cli, tmp_path: Path
+) -> None:
+    ratings = spec_doc("Cell A")["ratings"]
+    ratings["capacity"] = {"value": math.nan, "unit": "A*h"}
+    ratings["energy"] = {"value": math.inf, "unit": "W*h"}
+    record = live_spec(ratings=ratings)
+    out = tmp_path / "plan.json"
+    with list_server([record]) as server:  # json.dumps writes the bare NaN / Infinity tokens
+        result = plan(run_cli, server, tmp_path, "--format", "json", "--out", str(out))
+    assert result.code == 0, result.output
+    assert "Traceback" not in result.output and "Internal error" not in result.output
+
+    def strict(token: str) -> Any:
+        raise AssertionError(f"bare {token} in a JSON output")
+
+    shown = json.loads(result.out, parse_constant=strict)
+    saved = json.loads(out.read_text(), parse_constant=strict)
+    assert '"NaN"' in json.dumps(shown) and '"Infinity"' in json.dumps(saved)
