@@ -140,7 +140,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 @click.option(
     "--timeout",
     type=click.FloatRange(0.1, 600),
-    help="Seconds to wait for each API response [default: 10].",
+    help="Seconds one API request attempt may take, sending to last byte [default: 10].",
 )
 @click.option(
     "--sandbox",
