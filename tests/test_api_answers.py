@@ -13,15 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import spec_doc, write_manifests
+from helpers import spec_doc
 from hypothesis import given
 from hypothesis import strategies as st
-from test_api_support import RawServer, http_answer, list_server
+from test_api_support import RawServer, http_answer, list_server, one_error, plan_against
 
 from reconciler.api.bodies import MAX_JSON_DEPTH, TooDeep, nesting_depth_exceeds, parse_json
 
 Cli = Callable[..., Any]
-KEY = "iw_answers_key_5c3b1a_distinctive"
 
 
 def nested(depth: int, leaf: str = "1") -> bytes:
@@ -99,20 +98,6 @@ def test_invalid_json_is_a_value_error(text: bytes) -> None:
 # -- the CLI against answers nobody should send ------------------------------------------------
 
 
-def plan(run_cli: Cli, server: RawServer, tmp_path: Path, *args: str) -> Any:
-    manifests = write_manifests(tmp_path / "m", spec_doc("Cell A"))
-    env = {"IONWORKS_API_URL": server.url, "IONWORKS_API_KEY": KEY, "IONWORKS_PROJECT_ID": "p1"}
-    return run_cli("plan", str(manifests), *args, env=env)
-
-
-def one_error(result: Any) -> str:
-    assert result.code == 1, result.output
-    assert "Traceback" not in result.output and "Internal error" not in result.output
-    [line] = [line for line in result.err.splitlines() if line.startswith("Error:")]
-    assert KEY not in result.output
-    return str(line)
-
-
 def live_spec(**fields: Any) -> dict[str, Any]:
     return {"id": "s-1", "project_id": "p1", **spec_doc("Cell A"), **fields}
 
@@ -130,7 +115,7 @@ def test_a_listed_spec_without_a_string_id_or_name_is_one_clear_error(
     run_cli: Cli, tmp_path: Path, record: dict[str, Any], problem: str
 ) -> None:
     with list_server([record]) as server:
-        line = one_error(plan(run_cli, server, tmp_path))
+        line = one_error(plan_against(run_cli, server.url, tmp_path / "m"))
     assert line.startswith("Error: listing cell specifications (GET /cell_specifications): ")
     assert problem in line
     assert set(server.methods()) == {"GET"}
@@ -147,7 +132,7 @@ def test_an_answer_nested_too_deeply_is_one_clear_error(
         conn.sendall(http_answer(200, body.encode()))
 
     with RawServer(respond) as server:
-        line = one_error(plan(run_cli, server, tmp_path))
+        line = one_error(plan_against(run_cli, server.url, tmp_path / "m"))
     assert "the Ionworks API sent JSON nested too deeply to read (HTTP 200)" in line
     assert server.methods() == ["GET"], "a broken answer is not asked for again"
 
@@ -161,7 +146,9 @@ def test_nan_and_infinity_in_a_live_spec_render_and_save_as_strings(
     record = live_spec(ratings=ratings)
     out = tmp_path / "plan.json"
     with list_server([record]) as server:  # json.dumps writes the bare NaN / Infinity tokens
-        result = plan(run_cli, server, tmp_path, "--format", "json", "--out", str(out))
+        result = plan_against(
+            run_cli, server.url, tmp_path / "m", after=("--format", "json", "--out", str(out))
+        )
     assert result.code == 0, result.output
     assert "Traceback" not in result.output and "Internal error" not in result.output
 

@@ -20,15 +20,22 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import spec_doc, write_manifests
-from test_api_support import RawServer, call, json_response, list_server, run
+from test_api_support import (
+    KEY,
+    RawServer,
+    call,
+    json_response,
+    list_server,
+    one_error,
+    plan_against,
+    run,
+)
 
 from reconciler.api import ApiSettings, Credentials, IonworksClient
 from reconciler.api.session import ApiSession
 from reconciler.errors import TransportError, UnexpectedResponseError
 
 Cli = Callable[..., Any]
-KEY = "iw_limits_key_8d2f4e_distinctive"
 MiB = 2**20
 #: How long a trickling server goes on before it hangs up: far past any deadline under test,
 #: and short enough that the code before the fix (which waited it out) fails, not hangs.
@@ -89,20 +96,6 @@ def memory() -> Iterator[Callable[[], int]]:
         tracemalloc.stop()
 
 
-def plan(run_cli: Cli, server: RawServer, tmp_path: Path, *options: str) -> Any:
-    manifests = write_manifests(tmp_path / "m", spec_doc("Cell A"))
-    env = {"IONWORKS_API_URL": server.url, "IONWORKS_API_KEY": KEY, "IONWORKS_PROJECT_ID": "p1"}
-    return run_cli(*options, "plan", str(manifests), env=env)
-
-
-def one_error(result: Any) -> str:
-    assert result.code == 1, result.output
-    assert "Traceback" not in result.output and "Internal error" not in result.output
-    [line] = [line for line in result.err.splitlines() if line.startswith("Error:")]
-    assert KEY not in result.output
-    return str(line)
-
-
 def settings_for(server: RawServer, **overrides: Any) -> ApiSettings:
     return ApiSettings(
         base_url=server.url, credentials=Credentials(api_key=KEY), max_retries=0, **overrides
@@ -133,7 +126,7 @@ def test_plan_against_a_trickling_server_stops_at_the_deadline_of_each_attempt(
 ) -> None:
     with trickle(*TRICKLES["body"]) as server:
         started = time.monotonic()
-        result = plan(run_cli, server, tmp_path, "--timeout", "0.5")
+        result = plan_against(run_cli, server.url, tmp_path / "m", before=("--timeout", "0.5"))
     assert time.monotonic() - started < BOUNDED_SECONDS
     line = one_error(result)
     assert line == (
@@ -238,7 +231,7 @@ def test_plan_against_a_gzip_bomb_is_one_error_in_bounded_memory(
         conn.sendall(f"{head}content-length: {len(bomb)}\r\n\r\n".encode() + bomb)
 
     with RawServer(respond) as server:
-        line = one_error(plan(run_cli, server, tmp_path))
+        line = one_error(plan_against(run_cli, server.url, tmp_path / "m"))
     assert line == (
         "Error: listing cell specifications (GET /cell_specifications): the Ionworks API's "
         "answer (HTTP 200) is larger than 16 MiB once decoded, the most ionworks-apply reads"
@@ -263,7 +256,7 @@ def test_plan_against_an_endless_chunked_answer_is_one_error_in_bounded_memory(
         conn.sendall(b"0\r\n\r\n")
 
     with RawServer(respond) as server:
-        line = one_error(plan(run_cli, server, tmp_path))
+        line = one_error(plan_against(run_cli, server.url, tmp_path / "m"))
     assert "is larger than 16 MiB once decoded" in line
     assert memory() < 64 * MiB
 
@@ -276,7 +269,7 @@ def test_plan_against_an_implausible_total_is_one_error_in_bounded_memory(
 ) -> None:
     records = [{"id": f"s{i}", "name": f"Cell {i:03}"} for i in range(100)]
     with list_server(records, total=1_000_000_000) as server:
-        line = one_error(plan(run_cli, server, tmp_path))
+        line = one_error(plan_against(run_cli, server.url, tmp_path / "m"))
     assert line == (
         "Error: listing cell specifications (GET /cell_specifications): the Ionworks API says "
         "the list holds 1000000000 rows; ionworks-apply reads at most 100000 and takes a total "

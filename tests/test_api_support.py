@@ -9,10 +9,12 @@ import json
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+from helpers import CliResult, spec_doc, write_manifests
 
 from reconciler.api import ApiSettings, Credentials, IonworksClient
 
@@ -152,6 +154,36 @@ def query_of(request: str) -> dict[str, str]:
     """The query parameters of a recorded request head."""
     target = request.split(" ", 2)[1]
     return dict(parse_qsl(urlsplit(target).query))
+
+
+def plan_against(
+    run_cli: Callable[..., CliResult],
+    url: str,
+    manifests: Path,
+    *,
+    before: tuple[str, ...] = (),
+    after: tuple[str, ...] = (),
+    key: str = KEY,
+    **env: str,
+) -> CliResult:
+    """``ionworks-apply [before] plan DIR [after]`` of one manifest (``Cell A``) against ``url``."""
+    write_manifests(manifests, spec_doc("Cell A"))
+    variables = {
+        "IONWORKS_API_URL": url,
+        "IONWORKS_API_KEY": key,
+        "IONWORKS_PROJECT_ID": "p1",
+        **env,
+    }
+    return run_cli(*before, "plan", str(manifests), *after, env=variables)
+
+
+def one_error(result: CliResult, secret: str = KEY) -> str:
+    """The one ``Error:`` line of a clean failure (exit 1, no traceback, no secret)."""
+    assert result.code == 1, result.output
+    assert "Traceback" not in result.output and "Internal error" not in result.output
+    [line] = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert secret not in result.output
+    return line
 
 
 def list_server(

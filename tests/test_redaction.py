@@ -23,7 +23,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 from helpers import Api, spec_doc, write_manifests
-from test_api_support import RawServer, http_answer, list_server
+from test_api_support import RawServer, http_answer, list_server, plan_against
 
 from reconciler.api.session import ApiSession
 from reconciler.sandbox.server import SandboxServer
@@ -270,17 +270,6 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ApiSession, "_backoff", lambda self, attempt: 0.0)
 
 
-def plan_against(run_cli: Cli, server: RawServer, tmp_path: Path, *options: str, **env: str) -> Any:
-    manifests = write_manifests(tmp_path / "m", spec_doc("A"))
-    variables = {
-        "IONWORKS_API_URL": server.url,
-        "IONWORKS_API_KEY": SECRET_KEY,
-        "IONWORKS_PROJECT_ID": "proj-1",
-        **env,
-    }
-    return run_cli(*options, "plan", str(manifests), env=variables)
-
-
 def echo_forms(secret: str) -> str:
     """The secret as a careless server or proxy would send it back: raw, encoded, in auth."""
     basic = base64.b64encode(f"user:{secret}".encode()).decode()
@@ -303,7 +292,7 @@ def test_a_secret_in_a_broken_status_line_never_reaches_the_output(
         )
 
     with RawServer(respond) as server:
-        result = plan_against(run_cli, server, tmp_path, *verbosity)
+        result = plan_against(run_cli, server.url, tmp_path / "m", before=verbosity, key=SECRET_KEY)
     assert result.code == 1, result.output
     [line] = [line for line in result.err.splitlines() if line.startswith("Error:")]
     assert line.startswith("Error: listing cell specifications (GET /cell_specifications)")
@@ -319,7 +308,7 @@ def test_response_headers_are_never_logged_even_at_the_highest_verbosity(
     caplog.set_level(logging.DEBUG)
     cookie = {"set-cookie": f"session={SECRET_KEY}", "x-echo": echo_forms(SECRET_KEY)}
     with list_server([], **cookie) as server:
-        result = plan_against(run_cli, server, tmp_path, "-vv")
+        result = plan_against(run_cli, server.url, tmp_path / "m", before=("-vv",), key=SECRET_KEY)
     assert result.code == 0, result.output
     assert "GET /cell_specifications -> 200" in caplog.text, "-vv still logs each request"
     assert "set-cookie" not in caplog.text.lower()
@@ -336,7 +325,7 @@ def test_a_secret_echoed_encoded_in_an_error_body_is_masked(
         conn.sendall(http_answer(502, body, **{"x-correlation-id": SECRET_KEY}))
 
     with RawServer(respond) as server:
-        result = plan_against(run_cli, server, tmp_path, "-vv")
+        result = plan_against(run_cli, server.url, tmp_path / "m", before=("-vv",), key=SECRET_KEY)
     assert result.code == 1, result.output
     assert "the Ionworks API failed (HTTP 502) after 6 attempts: bad credentials: key=***" in (
         result.err
@@ -349,7 +338,13 @@ def test_an_organization_id_no_header_can_carry_is_refused_without_a_request(
     run_cli: Cli, tmp_path: Path
 ) -> None:
     with list_server([]) as server:
-        result = plan_against(run_cli, server, tmp_path, IONWORKS_ORGANIZATION_ID=f"{SECRET_KEY}é")
+        result = plan_against(
+            run_cli,
+            server.url,
+            tmp_path / "m",
+            key=SECRET_KEY,
+            IONWORKS_ORGANIZATION_ID=f"{SECRET_KEY}é",
+        )
     assert result.code == 1, result.output
     assert result.err.startswith("Error: the organization id (IONWORKS_ORGANIZATION_ID / --org)")
     assert "Traceback" not in result.output and "Internal error" not in result.output

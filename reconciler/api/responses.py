@@ -111,11 +111,7 @@ def decode(response: httpx.Response, subject: str, mask: SecretMask = NO_SECRETS
                 f"the Ionworks API sent invalid or truncated JSON "
                 f"(HTTP {response.status_code}): {excerpt(response.text, mask)!r}"
             )
-    raise UnexpectedResponseError(
-        mask(f"{subject}: {problem}"),
-        status=response.status_code,
-        correlation_id=correlation_id(response, mask),
-    )
+    raise unexpected(response, subject, problem, mask)
 
 
 def unexpected(
