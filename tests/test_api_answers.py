@@ -43,6 +43,12 @@ def test_nan_and_infinities_arrive_as_strings_and_finite_numbers_as_floats() -> 
     assert parse_json(b"[1, -0.0, 1e308]") == [1, -0.0, 1e308]
 
 
+def test_an_integer_no_float_can_hold_arrives_as_a_string_too() -> None:
+    huge = 10**400
+    text = f'{{"up": {huge}, "down": -{huge}, "fits": {10**300}, "small": 7}}'.encode()
+    assert parse_json(text) == {"up": "Infinity", "down": "-Infinity", "fits": 10**300, "small": 7}
+
+
 def test_nesting_up_to_the_limit_is_read_and_deeper_is_refused() -> None:
     assert parse_json(nested(MAX_JSON_DEPTH)) is not None
     with pytest.raises(TooDeep):
@@ -143,6 +149,7 @@ def test_nan_and_infinity_in_a_live_spec_render_and_save_as_strings(
     ratings = spec_doc("Cell A")["ratings"]
     ratings["capacity"] = {"value": math.nan, "unit": "A*h"}
     ratings["energy"] = {"value": math.inf, "unit": "W*h"}
+    ratings["voltage_max"] = {"value": 10**400, "unit": "V"}  # no float holds it
     record = live_spec(ratings=ratings)
     out = tmp_path / "plan.json"
     with list_server([record]) as server:  # json.dumps writes the bare NaN / Infinity tokens

@@ -7,14 +7,15 @@ inflate a whole network chunk at once with no bound (and chain ``gzip, gzip``), 
 ``max_length`` lets us stop at the cap. Parsed JSON is at most ``MAX_JSON_DEPTH`` deep (deeper
 nesting would overflow the stack of any recursive reader downstream), and a number JSON cannot
 hold as a finite float (``NaN``, ``Infinity``, ``-Infinity``, or one that overflows, like
-``1e999``) arrives as the string ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``, so rendering,
-comparing or saving a plan can never fail on it.
+``1e999`` or an integer of 309 digits) arrives as the string ``"NaN"``, ``"Infinity"`` or
+``"-Infinity"``, so rendering, comparing or saving a plan can never fail on it.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 import zlib
 from typing import Any
 
@@ -116,6 +117,13 @@ def _finite_or_text(literal: str) -> float | str:
     return "-Infinity" if literal.startswith("-") else "Infinity"
 
 
+def _float_sized_or_text(literal: str) -> int | str:
+    value = int(literal)
+    if abs(value) <= sys.float_info.max:
+        return value
+    return "-Infinity" if value < 0 else "Infinity"
+
+
 def nesting_depth_exceeds(content: bytes, limit: int) -> bool:
     """True when arrays and objects in a valid JSON text nest deeper than ``limit``.
 
@@ -139,7 +147,12 @@ def parse_json(content: bytes) -> Any:
     """UTF-8 JSON under the policy above: ValueError if invalid, TooDeep if nested too deep."""
     text = content.decode("utf-8")  # UnicodeDecodeError is a ValueError
     try:
-        data = json.loads(text, parse_constant=_as_text, parse_float=_finite_or_text)
+        data = json.loads(
+            text,
+            parse_constant=_as_text,
+            parse_float=_finite_or_text,
+            parse_int=_float_sized_or_text,
+        )
     except RecursionError:
         raise TooDeep from None
     if nesting_depth_exceeds(content, MAX_JSON_DEPTH):
