@@ -241,6 +241,13 @@ def test_an_expectation_on_a_bare_array_takes_the_whole_list_once() -> None:
     assert collect(lambda _: json_response(200, legacy), expected=500) == legacy
 
 
+def test_a_bare_array_longer_than_any_list_is_refused() -> None:
+    legacy = json_response(200, rows(6))
+    with pytest.raises(UnexpectedResponseError) as caught:
+        run(call(lambda _: legacy, lambda api: api.paginate("/things"), max_list_rows=5))
+    assert "says the list holds 6 rows; ionworks-apply reads at most 5" in str(caught.value)
+
+
 def test_a_bare_array_repeating_a_row_is_an_error() -> None:
     error = collect_error(lambda _: json_response(200, [*rows(3), rows(1)[0]]))
     assert "a row appeared twice" in str(error)

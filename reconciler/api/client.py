@@ -121,12 +121,12 @@ class IonworksClient:
             raise self._session.wrong_shape(
                 response, subject, "a page of records {items, count, total}"
             )
-        limit = self.settings.max_list_rows
-        if (total if total is not None else len(items)) not in range(limit + 1):
+        limit, rows = self.settings.max_list_rows, len(items) if total is None else total
+        if rows not in range(limit + 1):
             raise self._session.unexpected(
                 response,
                 subject,
-                f"the Ionworks API says the list holds {total} rows; ionworks-apply reads at "
+                f"the Ionworks API says the list holds {rows} rows; ionworks-apply reads at "
                 f"most {limit} and takes a total outside 0 to {limit} for a broken answer",
             )
         for index, item in enumerate(items):
