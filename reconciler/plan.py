@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
@@ -391,11 +392,12 @@ def plans_document(plans: list[Plan]) -> dict[str, Any]:
     return envelope("plan", {"plans": [p.data for p in plans]})
 
 
-def save_plans(plans: list[Plan], path: Path) -> None:
-    """Write a plan file for ``apply``; it holds no credentials, only ids, digests and bodies."""
+def save_plans(plans: list[Plan], path: Path, *, mask: Callable[[str], str] = str) -> None:
+    """Write a plan file for ``apply``: ids, digests and bodies, through ``mask`` (the CLI's
+    secret mask: a server could echo a credential inside a live value)."""
     text = json.dumps(plans_document(plans), indent=2, sort_keys=True, allow_nan=False)
     try:
-        path.write_text(text + "\n", encoding="utf-8")
+        path.write_text(mask(text) + "\n", encoding="utf-8")
     except OSError as exc:
         raise PlanFileError(f"cannot write plan file {path}: {exc.strerror}") from exc
 

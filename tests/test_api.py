@@ -113,7 +113,39 @@ def test_base_url_with_a_password_is_refused_without_echoing_it() -> None:
     assert "hunter2secret" not in str(caught.value)
 
 
-@pytest.mark.parametrize("field", [{"timeout": 0}, {"concurrency": 0}, {"max_retries": -1}])
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://api.test/?api_key={KEY}",
+        f"https://api.test/v1?token={KEY}#frag",
+        f"https://api.test#{KEY}",
+        "https://api.test/?",
+    ],
+)
+def test_base_url_with_a_query_or_fragment_is_refused_without_echoing_it(url: str) -> None:
+    with pytest.raises(ConfigError, match="must not contain a query string or fragment") as caught:
+        ApiSettings(base_url=url)
+    assert KEY not in str(caught.value) and "api.test" not in str(caught.value)
+
+
+@pytest.mark.parametrize("org", ["acmé-lab", "acme lab", "acme\nlab", "acme\u200blab"])
+def test_an_organization_id_a_header_cannot_carry_is_refused_without_echoing_it(org: str) -> None:
+    with pytest.raises(ConfigError, match=r"organization id .* non-ASCII") as caught:
+        Credentials(api_key=KEY, organization_id=org)
+    assert "acme" not in str(caught.value)
+    assert Credentials(api_key=KEY, organization_id=" org-1\n").organization_id == "org-1"
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"timeout": 0},
+        {"concurrency": 0},
+        {"max_retries": -1},
+        {"max_response_bytes": 0},
+        {"max_list_rows": 0},
+    ],
+)
 def test_nonsense_tuning_is_a_config_error(field: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         ApiSettings(**field)
@@ -153,6 +185,7 @@ def test_headers_on_every_request_with_a_key() -> None:
     run(call(_capture(sent), lambda api: api.get_spec("s1"), credentials=creds))
     headers = sent[0].headers
     assert headers["accept"] == "application/json"
+    assert headers["accept-encoding"] == "gzip", "the one encoding we decode within a cap"
     assert headers["content-type"] == "application/json"
     assert headers["user-agent"] == f"ionworks-apply/{__version__}"
     assert headers["x-api-key"] == KEY

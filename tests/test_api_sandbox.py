@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers import Api
 from test_api_support import run
 
 from reconciler.api import ApiSettings, CascadeCount, Credentials, IonworksClient
@@ -117,10 +118,12 @@ def test_list_specs_pages_through_250(sandbox: SandboxServer) -> None:
             return await api.list_specs(sandbox.project_id)
 
     specs = run(scenario())
-    assert sorted(s["name"] for s in specs) == [f"cell-{i:03}" for i in range(250)]
+    assert [s["name"] for s in specs] == [f"cell-{i:03}" for i in range(250)], "in name order"
     gets = [r for r in journal(sandbox) if r["method"] == "GET"]
-    assert len(gets) == 3
+    # pages at 0, 99 and 198 (each overlapping the one before by a row), and the empty 250
+    assert len(gets) == 4
     assert all(r["status"] == 200 for r in gets)
+    assert all("order_by=name&order=asc" in r["query"] for r in gets)
 
 
 def test_duplicate_name_is_a_conflict_naming_the_existing_spec(sandbox: SandboxServer) -> None:
@@ -221,7 +224,7 @@ def test_a_stalled_server_times_out(sandbox_factory: Factory) -> None:
         async with IonworksClient(settings_for(server, timeout=0.3, max_retries=1)) as api:
             with pytest.raises(TransportError) as caught:
                 await api.list_specs(server.project_id)
-            assert "no response within 0.3 s after 2 attempts" in str(caught.value)
+            assert "no complete response within 0.3 s after 2 attempts" in str(caught.value)
             with pytest.raises(TransportError) as write:
                 await api.create_spec(spec_body("slow"))
             assert write.value.may_have_arrived is True
@@ -253,3 +256,51 @@ def test_connection_refused_never_arrives() -> None:
             assert "iw_refused_key_distinctive" not in str(caught.value)
 
     run(scenario())
+
+
+class ChangeWhileListing(httpx.AsyncBaseTransport):
+    """Real HTTP to the sandbox; just before the second page of the first listing is sent,
+    another user deletes one spec already read and creates one that sorts further on."""
+
+    def __init__(self, server: SandboxServer) -> None:
+        self.server = server
+        self.inner = httpx.AsyncHTTPTransport()
+        self.lists = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path == "/cell_specifications":
+            self.lists += 1
+            if self.lists == 2:
+                other = Api(self.server)
+                try:
+                    [gone] = other.http.get(
+                        "/cell_specifications",
+                        params={"project_id": self.server.project_id, "name": "eq.cell-005"},
+                    ).json()["items"]
+                    other.http.delete(f"/cell_specifications/{gone['id']}").raise_for_status()
+                    other.create(spec_body("cell-150b"))
+                finally:
+                    other.close()
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_a_list_changed_while_read_is_read_again_never_partial(sandbox: SandboxServer) -> None:
+    """Both changes land behind and ahead of the pages being read: the total stays 250 and no
+    id repeats, so only the overlapping pages show the list moved."""
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with IonworksClient(settings_for(sandbox)) as api:
+            await asyncio.gather(*(api.create_spec(spec_body(f"cell-{i:03}")) for i in range(250)))
+        transport = ChangeWhileListing(sandbox)
+        async with IonworksClient(settings_for(sandbox), transport=transport) as api:
+            admin(sandbox, "DELETE", "/_sandbox/requests")
+            return await api.list_specs(sandbox.project_id)
+
+    specs = run(scenario())
+    expected = sorted({f"cell-{i:03}" for i in range(250)} - {"cell-005"} | {"cell-150b"})
+    assert [s["name"] for s in specs] == expected
+    ours = [r["query"] for r in journal(sandbox) if "order_by=name" in r["query"]]
+    assert sum(query.endswith("offset=0") for query in ours) == 2, "the list was read twice"

@@ -3,7 +3,8 @@
 Every command runs with a distinctive key (and, separately, a distinctive token) at ``-vv``,
 through success and failure paths. Stdout, stderr, every log record (all loggers, DEBUG, with
 tracebacks) and every file the commands write are searched for the secret, its URL-encoded and
-base64 forms, and pieces of it.
+base64 forms, and pieces of it. Fake servers on 127.0.0.1 echo the key back in the places a
+sandbox never would: a broken status line, response headers, an encoded error body.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 from helpers import Api, spec_doc, write_manifests
+from test_api_support import RawServer, http_answer, list_server, plan_against
 
+from reconciler.api import session
 from reconciler.sandbox.server import SandboxServer
 
 Cli = Callable[..., Any]
@@ -256,3 +259,108 @@ def test_a_malformed_key_is_refused_or_trimmed_without_being_echoed(
     assert result.code in (0, 1), result.output
     assert "Internal error" not in result.output
     assert not leaks(SECRET_KEY, result.output + caplog.text), result.output
+
+
+# -- answers that echo the secret back, at every verbosity -------------------------------------
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GETs are retried 5 times; the waits in between are not what these tests are about."""
+    monkeypatch.setattr(session, "retry_delay", lambda settings, attempt, asked: 0.0)
+
+
+def echo_forms(secret: str) -> str:
+    """The secret as a careless server or proxy would send it back: raw, encoded, in auth."""
+    basic = base64.b64encode(f"user:{secret}".encode()).decode()
+    return f"key={secret} q={quote_plus(secret)} p={quote(secret, safe='')} basic={basic}"
+
+
+@pytest.mark.parametrize("verbosity", [(), ("-vv",)], ids=["quiet", "-vv"])
+def test_a_secret_in_a_broken_status_line_never_reaches_the_output(
+    run_cli: Cli,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    no_backoff: None,
+    verbosity: tuple[str, ...],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    def respond(server: RawServer, conn: socket.socket, request: str) -> None:
+        conn.sendall(
+            f"HTTP/1.1 2OO {SECRET_KEY}\r\nx-echo: {echo_forms(SECRET_KEY)}\r\n\r\n".encode()
+        )
+
+    with RawServer(respond) as server:
+        result = plan_against(run_cli, server.url, tmp_path / "m", before=verbosity, key=SECRET_KEY)
+    assert result.code == 1, result.output
+    [line] = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert line.startswith("Error: listing cell specifications (GET /cell_specifications)")
+    assert "illegal status line" in line and "2OO ***" in line
+    assert "Traceback" not in result.output
+    assert set(server.methods()) == {"GET"}
+    assert not leaks(SECRET_KEY, result.output + caplog.text)
+
+
+def test_response_headers_are_never_logged_even_at_the_highest_verbosity(
+    run_cli: Cli, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    cookie = {"set-cookie": f"session={SECRET_KEY}", "x-echo": echo_forms(SECRET_KEY)}
+    with list_server([], **cookie) as server:
+        result = plan_against(run_cli, server.url, tmp_path / "m", before=("-vv",), key=SECRET_KEY)
+    assert result.code == 0, result.output
+    assert "GET /cell_specifications -> 200" in caplog.text, "-vv still logs each request"
+    assert "set-cookie" not in caplog.text.lower()
+    assert not leaks(SECRET_KEY, result.output + caplog.text)
+
+
+def test_a_secret_echoed_encoded_in_an_error_body_is_masked(
+    run_cli: Cli, caplog: pytest.LogCaptureFixture, tmp_path: Path, no_backoff: None
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    body = json.dumps({"detail": f"bad credentials: {echo_forms(SECRET_KEY)}"}).encode()
+
+    def respond(server: RawServer, conn: socket.socket, request: str) -> None:
+        conn.sendall(http_answer(502, body, **{"x-correlation-id": SECRET_KEY}))
+
+    with RawServer(respond) as server:
+        result = plan_against(run_cli, server.url, tmp_path / "m", before=("-vv",), key=SECRET_KEY)
+    assert result.code == 1, result.output
+    assert "the Ionworks API failed (HTTP 502) after 6 attempts: bad credentials: key=***" in (
+        result.err
+    )
+    assert "(correlation id ***)" in result.err
+    assert not leaks(SECRET_KEY, result.output + caplog.text)
+
+
+def test_an_organization_id_no_header_can_carry_is_refused_without_a_request(
+    run_cli: Cli, tmp_path: Path
+) -> None:
+    with list_server([]) as server:
+        result = plan_against(
+            run_cli,
+            server.url,
+            tmp_path / "m",
+            key=SECRET_KEY,
+            IONWORKS_ORGANIZATION_ID=f"{SECRET_KEY}é",
+        )
+    assert result.code == 1, result.output
+    assert result.err.startswith("Error: the organization id (IONWORKS_ORGANIZATION_ID / --org)")
+    assert "Traceback" not in result.output and "Internal error" not in result.output
+    assert server.requests == []
+    assert not leaks(SECRET_KEY, result.output)
+
+
+@pytest.mark.parametrize("tail", [f"/?api_key={SECRET_KEY}", f"/#{SECRET_KEY}"])
+def test_an_api_url_with_a_query_or_fragment_is_refused_without_echoing_it(
+    run_cli: Cli, tmp_path: Path, tail: str
+) -> None:
+    manifests = write_manifests(tmp_path / "m", spec_doc("A"))
+    url = f"http://127.0.0.1:{closed_port()}{tail}"
+    env = {"IONWORKS_API_KEY": "k" * 20, "IONWORKS_PROJECT_ID": "proj-1"}
+    result = run_cli("--api-url", url, "plan", str(manifests), env=env)
+    assert result.code == 1, result.output
+    assert result.err.startswith("Error: the API URL must not contain a query string or fragment")
+    assert len(result.err.strip().splitlines()) == 1
+    assert not leaks(SECRET_KEY, result.output)

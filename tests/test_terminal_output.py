@@ -55,3 +55,32 @@ def test_apply_never_prints_a_spec_name_raw(
     for result in (refused, applied):
         assert "\x1b" not in result.output
         assert not [line for line in result.output.splitlines() if line.startswith("::")]
+
+
+def test_a_credential_a_server_sends_back_is_never_printed_or_saved(
+    run_cli: Cli, tmp_path: Path
+) -> None:
+    """The server echoes the key inside live values: plan, drift and files stay clean."""
+    from fake_ionworks import KEY, FakeIonworks, serve
+
+    record = {
+        **spec_doc(f"Cell {KEY}"),
+        "id": "id-1",
+        "project_id": "p-1",
+        "notes": f"token={KEY}",
+        "properties": {"managed_by": "ionworks-apply/default"},
+    }
+    manifests = write_manifests(tmp_path / "m", spec_doc("Other"))
+    plan_file = tmp_path / "plan.json"
+    with serve(FakeIonworks([record])) as fake:
+        outputs = [
+            run_cli("plan", str(manifests), "--format", fmt, "--prune", env=fake.env())
+            for fmt in ("text", "markdown", "json")
+        ]
+        outputs.append(run_cli("plan", str(manifests), "--out", str(plan_file), env=fake.env()))
+        outputs.append(run_cli("drift", str(manifests), env=fake.env()))
+    for result in outputs:
+        assert result.code in (0, 2), result.output
+        assert KEY not in result.output
+        assert "***" in result.output
+    assert KEY not in plan_file.read_text()

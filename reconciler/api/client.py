@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import functools
+import itertools
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
@@ -11,10 +13,10 @@ from urllib.parse import quote
 
 import httpx
 
-from reconciler.api.responses import wrong_shape
+from reconciler.api.paging import LIST_ATTEMPTS, ORDER, Page, raise_first_failure, read_list
 from reconciler.api.session import ApiSession, Params, Sleep, describe
 from reconciler.api.settings import ApiSettings
-from reconciler.errors import ApiError, RateLimitedError
+from reconciler.errors import ApiError, RateLimitedError, UnexpectedResponseError
 
 T = TypeVar("T")
 
@@ -39,36 +41,38 @@ def _segment(identifier: str) -> str:
     return quote(identifier, safe="")
 
 
-class _Rows:
-    """Collected list items, de-duplicated by ``id`` keeping the first seen."""
-
-    def __init__(self) -> None:
-        self.items: list[dict[str, Any]] = []
-        self._ids: set[str] = set()
-
-    def add(self, items: Iterable[dict[str, Any]]) -> None:
-        for item in items:
-            key = item.get("id")
-            if isinstance(key, str):
-                if key in self._ids:
-                    continue
-                self._ids.add(key)
-            self.items.append(item)
-
-    def __len__(self) -> int:
-        return len(self.items)
+def _unusable_row(item: Any) -> str | None:
+    """What a listed record lacks that every caller relies on, or None."""
+    if not isinstance(item, dict):
+        return "is not an object"
+    if not isinstance(item.get("id"), str) or not item["id"]:
+        return "has no string 'id'"
+    if not isinstance(item.get("name"), str):
+        return "has no string 'name'"
+    return None
 
 
-async def _all(awaitables: Iterable[Awaitable[T]]) -> list[T]:
-    """Run concurrently; on the first failure cancel the rest and raise that failure."""
-    tasks = [asyncio.ensure_future(a) for a in awaitables]
+async def _gather(calls: Sequence[Callable[[], Awaitable[T]]], window: int) -> list[T]:
+    """Results of ``calls`` in order, at most ``window`` running at once (a spec may have
+    thousands of instances to count); the first failure cancels the rest and is raised."""
+    results: dict[int, T] = {}
+    pending: dict[asyncio.Future[T], int] = {}
+    queue = iter(enumerate(calls))
     try:
-        return await asyncio.gather(*tasks)
-    except BaseException:
-        for task in tasks:
+        while True:
+            for index, call in itertools.islice(queue, window - len(pending)):
+                pending[asyncio.ensure_future(call())] = index
+            if not pending:
+                return [results[index] for index in range(len(calls))]
+            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            finished = {task: pending.pop(task) for task in done}
+            raise_first_failure(finished)
+            for task, index in finished.items():
+                results[index] = task.result()
+    finally:
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
 class IonworksClient:
@@ -114,48 +118,41 @@ class IonworksClient:
     async def _page(
         self,
         path: str,
-        params: Params,
-        limit: int,
+        query: Params,
         offset: int,
         doing: str | None,
-        view: View | None = None,
-    ) -> tuple[list[dict[str, Any]], int | None]:
-        """One page as ``(items, total)``; ``total`` is None for a legacy bare array."""
-        query = {**params, "limit": str(limit), "offset": str(offset)}
-        response, data = await self._session.call("GET", path, params=query, doing=doing)
+        view: View | None,
+    ) -> Page:
+        """One page, checked: ``{items, total}`` (or a legacy bare array) of records that each
+        have a string ``id`` and ``name``, and a plausible ``total``."""
+        subject = describe("GET", path, doing)
+        response, data = await self._session.call(
+            "GET", path, params={**query, "offset": str(offset)}, doing=doing
+        )
         items: Any = data
         total: int | None = None
         if isinstance(data, dict) and type(data.get("total")) is int:
             items, total = data.get("items"), data["total"]
-        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-            raise wrong_shape(
-                response, describe("GET", path, doing), "a page of records {items, count, total}"
+        if not isinstance(items, list):
+            raise self._session.wrong_shape(
+                response, subject, "a page of records {items, count, total}"
             )
-        return (items if view is None else [view(item) for item in items]), total
-
-    async def _span(
-        self,
-        path: str,
-        params: Params,
-        page_size: int,
-        start: int,
-        end: int,
-        doing: str | None,
-        view: View | None,
-    ) -> tuple[list[dict[str, Any]], int | None]:
-        """Rows from ``start`` up to ``end``, re-asking after a short page until an empty one,
-        and the last ``total`` the server gave (None: a legacy bare array, the whole list)."""
-        rows: list[dict[str, Any]] = []
-        total: int | None = None
-        while start < end:
-            items, total = await self._page(path, params, page_size, start, doing, view)
-            if total is None:
-                return items, None
-            if not items:
-                break
-            rows.extend(items)
-            start += len(items)
-        return rows, total
+        limit, rows = self.settings.max_list_rows, len(items) if total is None else total
+        if rows not in range(limit + 1):
+            raise self._session.unexpected(
+                response,
+                subject,
+                f"the Ionworks API says the list holds {rows} rows; ionworks-apply reads at "
+                f"most {limit} and takes a total outside 0 to {limit} for a broken answer",
+            )
+        for index, item in enumerate(items):
+            problem = _unusable_row(item)
+            if problem:
+                raise self._session.unexpected(
+                    response, subject, f"record {offset + index} of the list {problem}"
+                )
+        ids = [item["id"] for item in items]
+        return Page(offset, items if view is None else [view(item) for item in items], ids, total)
 
     async def paginate(
         self,
@@ -167,63 +164,57 @@ class IonworksClient:
         view: View | None = None,
         expected: int = 0,
     ) -> list[dict[str, Any]]:
-        """Every row of a list endpoint: first page, the rest concurrently, then any stragglers.
+        """Every row of a list endpoint exactly once, in name order, or UnexpectedResponseError.
 
-        Offsets follow the rows the server actually returns, so a server that clamps ``limit``,
-        sends short pages or grows while we read still yields each row once (contract 2.1).
-        ``view`` (which must keep ``id``) maps each row as its page arrives, so the parts a
-        caller does not need never pile up: 10,000 full specs hold well over 100 MB.
-        ``expected``, how many rows the caller knows to be there, lets every page up to that
-        count be asked for at once, instead of learning the total from the first page first.
+        See :mod:`reconciler.api.paging` for how a read proves itself complete (and is retried
+        when the list moved while it was read). Every row has a string ``id`` and ``name``.
+        ``view`` maps each row as its page arrives, so the parts a caller does not need never
+        pile up: 10,000 full specs hold well over 100 MB. ``expected``, how many rows the
+        caller knows to be there, lets every page up to that count be asked for at once,
+        instead of learning the total from the first page first.
         """
-        base = dict(params or {})
-        rows = _Rows()
-        if expected > page_size:
-            opening = range(0, expected, page_size)
-            first = await _all(
-                self._span(path, base, page_size, start, start + page_size, doing, view)
-                for start in opening
+        query = {**(params or {}), **ORDER, "limit": str(page_size)}
+        subject = describe("GET", path, doing)
+
+        def fetch(offset: int) -> Awaitable[Page]:
+            return self._page(path, query, offset, doing, view)
+
+        def fail(reason: str) -> UnexpectedResponseError:
+            return UnexpectedResponseError(
+                self._session.mask(
+                    f"{subject}: no complete, consistent read of the list in {LIST_ATTEMPTS} "
+                    f"attempts ({reason}): it changed while it was read, or the Ionworks API "
+                    "does not keep its order or tell its true total; nothing was done with a "
+                    "partial list, try again"
+                )
             )
-            if any(total is None for _, total in first):  # a legacy bare array: the whole list
-                return first[0][0]
-            for span, _ in first:
-                rows.add(span)
-            total = max(total or 0 for _, total in first)
-            step, covered = page_size, len(opening) * page_size
-        else:
-            items, page_total = await self._page(path, base, page_size, 0, doing, view)
-            rows.add(items)
-            if page_total is None or not items:  # a legacy bare array is the whole list
-                return rows.items
-            total = page_total
-            step = covered = len(items)
-        spans = await _all(
-            self._span(path, base, page_size, start, min(start + step, total), doing, view)
-            for start in range(covered, total, step)
+
+        return await read_list(
+            fetch,
+            page_size=page_size,
+            expected=expected,
+            window=2 * self.settings.concurrency,
+            max_rows=self.settings.max_list_rows,
+            pause=self._session.pause,
+            fail=fail,
         )
-        for span, _ in spans:
-            rows.add(span)
-        offset = len(rows)
-        while len(rows) < total:  # rows added while we read, or pages the server cut short
-            before = len(rows)
-            items, page_total = await self._page(path, base, page_size, offset, doing, view)
-            rows.add(items)
-            total = page_total if page_total is not None else total
-            offset += len(items)
-            if not items or (len(rows) == before and offset >= total):
-                break
-        return rows.items
 
     async def _count(self, path: str, doing: str) -> int:
-        """How many rows a list holds, from ``total`` on a one-row page."""
+        """How many rows a list holds, from ``total`` on a one-row page (a legacy bare array
+        is read whole and counted)."""
         response, data = await self._session.call(
             "GET", path, params={"limit": "1", "offset": "0"}, doing=doing
         )
-        if isinstance(data, dict) and type(data.get("total")) is int:
-            return int(data["total"])
-        if isinstance(data, dict | list):
+        if isinstance(data, list):
             return len(await self.paginate(path, doing=doing))
-        raise wrong_shape(response, describe("GET", path, doing), "a list of records")
+        total = data.get("total") if isinstance(data, dict) else None
+        if type(total) is not int or total not in range(self.settings.max_list_rows + 1):
+            raise self._session.wrong_shape(
+                response,
+                describe("GET", path, doing),
+                f"a page of records with a total from 0 to {self.settings.max_list_rows}",
+            )
+        return total
 
     # -- cell specifications -------------------------------------------------------------------
 
@@ -232,7 +223,9 @@ class IonworksClient:
     ) -> dict[str, Any]:
         response, data = await self._session.call(method, path, body=body, doing=doing)
         if not isinstance(data, dict) or not isinstance(data.get("id"), str):
-            raise wrong_shape(response, describe(method, path, doing), "a record with an id")
+            raise self._session.wrong_shape(
+                response, describe(method, path, doing), "a record with an id"
+            )
         return data
 
     async def list_specs(
@@ -304,22 +297,22 @@ class IonworksClient:
             f"{spec_path}/cell_instances",
             doing=f"listing cell instances of cell specification {spec_id}",
         )
-        instance_ids = [row["id"] for row in instances if isinstance(row.get("id"), str)]
-        batches, *measurements = await _all(
-            [
-                self._count(
-                    f"{spec_path}/cell_batches",
-                    f"counting cell batches of cell specification {spec_id}",
-                ),
-                *(
-                    self._count(
-                        f"/cell_instances/{_segment(instance_id)}/cell_measurements",
-                        f"counting measurements of cell instance {instance_id}",
-                    )
-                    for instance_id in instance_ids
-                ),
-            ]
-        )
+        counts = [
+            functools.partial(
+                self._count,
+                f"{spec_path}/cell_batches",
+                f"counting cell batches of cell specification {spec_id}",
+            ),
+            *(
+                functools.partial(
+                    self._count,
+                    f"/cell_instances/{_segment(row['id'])}/cell_measurements",
+                    f"counting measurements of cell instance {row['id']}",
+                )
+                for row in instances
+            ),
+        ]
+        batches, *measurements = await _gather(counts, 2 * self.settings.concurrency)
         return CascadeCount(len(instances), batches, sum(measurements))
 
     async def get_project(self, project_id: str) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Turn HTTP responses and network failures into the errors of :mod:`reconciler.errors`.
 
 Messages are built only from what we chose to say (method, path, status, a short excerpt of the
-API's own words), never from request headers, so a credential cannot reach them. The API's body is
-the one text we do not write ourselves; our secrets are masked in it in case a proxy echoes them.
+API's own words), never from request headers. Still, a server or proxy may echo a credential back
+anywhere (a body, a header, a broken status line quoted by the HTTP library), so every message
+and correlation id passes through the session's ``SecretMask`` last, as a whole.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import email.utils
 import json
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
 
+from reconciler.api.bodies import TooDeep, parse_json
+from reconciler.api.redaction import NO_SECRETS, SecretMask
 from reconciler.errors import (
     ApiError,
     AuthenticationError,
@@ -30,6 +33,7 @@ from reconciler.errors import (
 )
 
 EXCERPT_CHARS = 200
+CORRELATION_ID_CHARS = 100
 MAX_FIELD_ERRORS = 5
 
 # Failures that prove the request never left this machine: the only ones safe to resend blindly.
@@ -44,6 +48,12 @@ RESENDABLE: tuple[type[Exception], ...] = (
     httpx.ConnectTimeout,
     httpx.PoolTimeout,
 )
+
+
+class DeadlineExceeded(httpx.TimeoutException):
+    """An attempt took longer than the timeout from sending to the last byte of the answer."""
+
+
 # Failures worth another attempt for idempotent methods (GET, DELETE).
 TRANSIENT: tuple[type[Exception], ...] = (
     httpx.TimeoutException,
@@ -64,51 +74,65 @@ def is_json(response: httpx.Response) -> bool:
     )
 
 
-def mask(text: str, secrets: Iterable[str]) -> str:
-    """Hide our own credentials should the server (or a proxy) echo them back."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-def excerpt(text: str, secrets: Iterable[str] = ()) -> str:
+def excerpt(text: str, mask: SecretMask = NO_SECRETS, limit: int = EXCERPT_CHARS) -> str:
     """A short, one-line, tag-free piece of a body for an error message."""
     if "<" in text and ">" in text:
         text = _TAG.sub(" ", text)
-    text = mask(_SPACE.sub(" ", text).strip(), secrets)
-    if len(text) > EXCERPT_CHARS:
-        text = text[: EXCERPT_CHARS - 1].rstrip() + "…"
+    text = mask(_SPACE.sub(" ", text).strip())
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
     return text or "(empty body)"
 
 
-def decode(response: httpx.Response, subject: str, secrets: Sequence[str] = ()) -> Any:
+def correlation_id(response: httpx.Response, mask: SecretMask = NO_SECRETS) -> str | None:
+    """The API's ``x-correlation-id``, short and masked: it is a header the server chose."""
+    value = response.headers.get("x-correlation-id")
+    return excerpt(value, mask, CORRELATION_ID_CHARS) if value else None
+
+
+def decode(response: httpx.Response, subject: str, mask: SecretMask = NO_SECRETS) -> Any:
     """The JSON of a successful response, or UnexpectedResponseError saying what came instead."""
-    correlation_id = response.headers.get("x-correlation-id")
     content_type = response.headers.get("content-type") or "no content type"
     if not is_json(response):
-        raise UnexpectedResponseError(
-            f"{subject}: expected JSON from the Ionworks API but got HTTP {response.status_code} "
-            f"({content_type}): {excerpt(response.text, secrets)!r}; {_URL_HINT}",
-            status=response.status_code,
-            correlation_id=correlation_id,
+        problem = (
+            f"expected JSON from the Ionworks API but got HTTP {response.status_code} "
+            f"({excerpt(content_type, mask, 60)}): {excerpt(response.text, mask)!r}; {_URL_HINT}"
         )
-    try:
-        return json.loads(response.content)
-    except ValueError:
-        raise UnexpectedResponseError(
-            f"{subject}: the Ionworks API sent invalid or truncated JSON "
-            f"(HTTP {response.status_code}): {excerpt(response.text, secrets)!r}",
-            status=response.status_code,
-            correlation_id=correlation_id,
-        ) from None
+    else:
+        try:
+            return parse_json(response.content)
+        except TooDeep:
+            problem = (
+                f"the Ionworks API sent JSON nested too deeply to read "
+                f"(HTTP {response.status_code})"
+            )
+        except ValueError:
+            problem = (
+                f"the Ionworks API sent invalid or truncated JSON "
+                f"(HTTP {response.status_code}): {excerpt(response.text, mask)!r}"
+            )
+    raise unexpected(response, subject, problem, mask)
 
 
-def wrong_shape(response: httpx.Response, subject: str, expected: str) -> UnexpectedResponseError:
+def unexpected(
+    response: httpx.Response, subject: str, problem: str, mask: SecretMask = NO_SECRETS
+) -> UnexpectedResponseError:
+    """An answer we cannot use, saying why (``problem`` may quote what the server sent)."""
     return UnexpectedResponseError(
-        f"{subject}: the Ionworks API answered HTTP {response.status_code} but not with {expected}",
+        mask(f"{subject}: {problem}"),
         status=response.status_code,
-        correlation_id=response.headers.get("x-correlation-id"),
+        correlation_id=correlation_id(response, mask),
+    )
+
+
+def wrong_shape(
+    response: httpx.Response, subject: str, expected: str, mask: SecretMask = NO_SECRETS
+) -> UnexpectedResponseError:
+    return unexpected(
+        response,
+        subject,
+        f"the Ionworks API answered HTTP {response.status_code} but not with {expected}",
+        mask,
     )
 
 
@@ -148,7 +172,7 @@ def _field_errors(items: Iterable[Any]) -> list[tuple[str, str]]:
 class _Body:
     """What an error body says, whichever of the three formats (contract 1.7) it uses."""
 
-    def __init__(self, response: httpx.Response, secrets: Sequence[str]) -> None:
+    def __init__(self, response: httpx.Response, mask: SecretMask) -> None:
         self.message: str | None = None
         self.error_code: str | None = None
         self.detail: Any = None
@@ -156,13 +180,13 @@ class _Body:
         data: Any = None
         if is_json(response):
             try:
-                data = json.loads(response.content)
-            except ValueError:
+                data = parse_json(response.content)
+            except ValueError:  # TooDeep too: the excerpt below still says what came
                 data = None
         if not isinstance(data, dict):
             if response.content:
                 kind = "JSON" if data is not None else "not JSON"
-                self.message = f"response {kind}: {excerpt(response.text, secrets)!r}"
+                self.message = f"response {kind}: {excerpt(response.text, mask)!r}"
             return
         if "error_code" in data:  # standardized
             self.error_code = _text(data.get("error_code"))
@@ -176,16 +200,14 @@ class _Body:
                 self.error_code = _text(self.detail.get("error_code"))
                 self.message = _text(self.detail.get("message")) or json.dumps(self.detail)
         else:
-            self.message = _text(data.get("message")) or excerpt(json.dumps(data), secrets)
+            self.message = _text(data.get("message")) or excerpt(json.dumps(data), mask)
         errors = self.detail
         if isinstance(errors, dict):
             errors = errors.get("errors") or errors.get("field_errors")
         if isinstance(errors, list):
-            self.field_errors = [
-                (mask(loc, secrets), mask(msg, secrets)) for loc, msg in _field_errors(errors)
-            ]
+            self.field_errors = [(mask(loc), mask(msg)) for loc, msg in _field_errors(errors)]
         if self.message:
-            self.message = excerpt(self.message, secrets)
+            self.message = excerpt(self.message, mask)
 
     def existing_id(self) -> str | None:
         if isinstance(self.detail, dict):
@@ -213,70 +235,78 @@ def error_from_response(
     *,
     attempts: int,
     credential_kind: str,
-    secrets: Sequence[str] = (),
+    mask: SecretMask = NO_SECRETS,
 ) -> ApiError:
     """The error for a response that is not a success we can use."""
     status = response.status_code
-    body = _Body(response, secrets)
+    body = _Body(response, mask)
     tail = f" after {attempts} attempts" if attempts > 1 else ""
     common: dict[str, Any] = {
         "status": status,
-        "error_code": body.error_code,
-        "correlation_id": response.headers.get("x-correlation-id"),
+        "error_code": body.error_code and excerpt(body.error_code, mask, 60),
+        "correlation_id": correlation_id(response, mask),
     }
     said = body.said()
+    error: type[ApiError] = ApiError
     if status == 401:
-        return AuthenticationError(
-            f"{subject}: the Ionworks API rejected the credentials (401; sent: {credential_kind}): "
-            "check IONWORKS_API_KEY / --api-key, or IONWORKS_API_TOKEN / --token, and "
-            f"IONWORKS_ORGANIZATION_ID / --org if set. API said: {said}",
-            **common,
+        error, message = (
+            AuthenticationError,
+            (
+                "the Ionworks API rejected the credentials "
+                f"(401; sent: {credential_kind}): check IONWORKS_API_KEY / --api-key, or "
+                "IONWORKS_API_TOKEN / --token, and IONWORKS_ORGANIZATION_ID / --org if set. "
+                f"API said: {said}"
+            ),
         )
-    if status == 403:
-        return PermissionDeniedError(
-            f"{subject}: permission denied (403): this credential may not do this in the project "
-            f"(a Project Viewer can read but not write). API said: {said}",
-            **common,
+    elif status == 403:
+        error, message = (
+            PermissionDeniedError,
+            (
+                "permission denied (403): this credential may not do this in the project "
+                f"(a Project Viewer can read but not write). API said: {said}"
+            ),
         )
-    if status == 404:
-        return NotFoundError(
-            f"{subject}: not found (404): it does not exist or is not visible to this credential. "
-            f"API said: {said}",
-            **common,
+    elif status == 404:
+        error, message = (
+            NotFoundError,
+            (
+                "not found (404): it does not exist or is not visible to this credential. "
+                f"API said: {said}"
+            ),
         )
-    if status == 409:
+    elif status == 409:
         existing = body.existing_id()
         known = f" (existing id {existing})" if existing else ""
-        return ConflictError(
-            f"{subject}: conflict (409): {said}{known}", existing_id=existing, **common
+        error, message = ConflictError, f"conflict (409): {said}{known}"
+        common["existing_id"] = existing
+    elif status in (400, 413, 422):
+        error, message = (
+            RequestRejectedError,
+            (f"the Ionworks API rejected the request ({status}): {said}"),
         )
-    if status in (400, 413, 422):
-        return RequestRejectedError(
-            f"{subject}: the Ionworks API rejected the request ({status}): {said}",
-            field_errors=body.field_errors,
-            **common,
-        )
-    if status == 429:
+        common["field_errors"] = body.field_errors
+    elif status == 429:
         wait = retry_after(response)
         asked = f"; it asked to wait {wait:g} s" if wait is not None else ""
-        return RateLimitedError(
-            f"{subject}: rate limited by the Ionworks API (429){tail}{asked}: "
-            "try again later or lower the concurrency",
-            retry_after=wait,
-            **common,
+        error, message = (
+            RateLimitedError,
+            (
+                f"rate limited by the Ionworks API (429){tail}{asked}: "
+                "try again later or lower the concurrency"
+            ),
         )
-    if status >= 500:
-        return ServerError(
-            f"{subject}: the Ionworks API failed (HTTP {status}){tail}: {said}", **common
+        common["retry_after"] = wait
+    elif status >= 500:
+        error, message = ServerError, f"the Ionworks API failed (HTTP {status}){tail}: {said}"
+    elif 300 <= status < 400:
+        location = excerpt(response.headers.get("location", "nowhere"), mask)
+        error, message = (
+            UnexpectedResponseError,
+            (f"the API answered with a redirect (HTTP {status} to {location}); {_URL_HINT}"),
         )
-    if 300 <= status < 400:
-        location = excerpt(response.headers.get("location", "nowhere"), secrets)
-        return UnexpectedResponseError(
-            f"{subject}: the API answered with a redirect (HTTP {status} to {location}); "
-            f"{_URL_HINT}",
-            **common,
-        )
-    return ApiError(f"{subject}: unexpected HTTP {status} from the Ionworks API: {said}", **common)
+    else:
+        message = f"unexpected HTTP {status} from the Ionworks API: {said}"
+    return error(mask(f"{subject}: {message}"), **common)
 
 
 def error_from_exception(
@@ -287,11 +317,16 @@ def error_from_exception(
     attempts: int,
     base_url: str,
     settings_timeout: float,
+    mask: SecretMask = NO_SECRETS,
 ) -> TransportError:
-    """The error for a request that got no usable response, saying whether it may have arrived."""
+    """The error for a request that got no usable response, saying whether it may have arrived.
+
+    The HTTP library's own words are quoted: they may hold raw bytes a server sent (a broken
+    status line), hence the mask.
+    """
     never_sent = isinstance(exc, NEVER_SENT)
     detail = str(exc).strip().rstrip(".")
-    because = f" ({excerpt(detail)})" if detail else ""
+    because = f" ({excerpt(detail, mask)})" if detail else ""
     if isinstance(exc, httpx.ConnectTimeout):
         what = (
             f"timed out connecting to the Ionworks API at {base_url} after {settings_timeout:g} s"
@@ -302,8 +337,8 @@ def error_from_exception(
         what = f"no free connection within {settings_timeout:g} s"
     elif isinstance(exc, httpx.UnsupportedProtocol):
         what = f"cannot send the request{because}; {_URL_HINT}"
-    elif isinstance(exc, httpx.ReadTimeout):
-        what = f"no response within {settings_timeout:g} s"
+    elif isinstance(exc, httpx.ReadTimeout | DeadlineExceeded):
+        what = f"no complete response within {settings_timeout:g} s"
     elif isinstance(exc, httpx.WriteTimeout):
         what = f"timed out sending the request after {settings_timeout:g} s"
     elif isinstance(exc, httpx.RemoteProtocolError):
@@ -317,4 +352,6 @@ def error_from_exception(
         arrival = "; the request may have reached the server and been applied, so it was not resent"
     else:
         arrival = ""
-    return TransportError(f"{subject}: {what}{tail}{arrival}", may_have_arrived=not never_sent)
+    return TransportError(
+        mask(f"{subject}: {what}{tail}{arrival}"), may_have_arrived=not never_sent
+    )

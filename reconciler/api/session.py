@@ -3,6 +3,10 @@
 Retry rules follow what is safe, not what is convenient: GET and DELETE are resent after transient
 failures (connection problems, 429, 500/502/503/504), while POST and PATCH are resent only when
 the request provably never left this machine, because the server may already have committed it.
+
+Each attempt has one deadline, ``settings.timeout``, from sending the request to the last byte
+of the answer (httpx's timeouts are per read, so a server trickling a byte a second would hold
+us forever), and its decoded body may not exceed ``settings.max_response_bytes``.
 """
 
 from __future__ import annotations
@@ -22,16 +26,28 @@ from typing import Any
 import httpx
 
 from reconciler import __version__
+from reconciler.api import redaction
+from reconciler.api.bodies import (
+    ACCEPT_ENCODING,
+    BodyTooLarge,
+    BodyUndecodable,
+    read_capped,
+    read_response,
+    size_text,
+)
 from reconciler.api.responses import (
     RESENDABLE,
     TRANSIENT,
+    DeadlineExceeded,
     decode,
     error_from_exception,
     error_from_response,
     retry_after,
+    unexpected,
+    wrong_shape,
 )
 from reconciler.api.settings import MISSING_CREDENTIALS, ApiSettings
-from reconciler.errors import ConfigError, RequestRejectedError
+from reconciler.errors import ConfigError, RequestRejectedError, UnexpectedResponseError
 
 logger = logging.getLogger("reconciler.api")
 
@@ -112,11 +128,13 @@ class ApiSession:
         self.settings = settings
         self._sleep: Sleep = sleep or asyncio.sleep
         self._semaphore = asyncio.Semaphore(settings.concurrency)
-        self._secrets = tuple(s for s in (credentials.api_key, credentials.token) if s)
+        secrets = [s for s in (credentials.api_key, credentials.token) if s]
+        self.mask = redaction.SecretMask(secrets)
         self._http = httpx.AsyncClient(
             base_url=settings.base_url,
             headers={
                 "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
                 "Content-Type": "application/json",
                 "User-Agent": f"ionworks-apply/{__version__}",
                 **credentials.headers(),
@@ -130,9 +148,25 @@ class ApiSession:
             verify=tls_context(),
             follow_redirects=False,
         )
+        redaction.install_log_redaction()
+        self._release_secrets = redaction.register(secrets)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        try:
+            await self._http.aclose()
+        finally:
+            self._release_secrets()
+
+    def wrong_shape(
+        self, response: httpx.Response, subject: str, expected: str
+    ) -> UnexpectedResponseError:
+        """An answer of the wrong shape, in words the mask has seen."""
+        return wrong_shape(response, subject, expected, self.mask)
+
+    def unexpected(
+        self, response: httpx.Response, subject: str, problem: str
+    ) -> UnexpectedResponseError:
+        return unexpected(response, subject, problem, self.mask)
 
     async def call(
         self,
@@ -151,7 +185,7 @@ class ApiSession:
         )
         if response.status_code in accept or not response.content:
             return response, None
-        return response, decode(response, subject, self._secrets)
+        return response, decode(response, subject, self.mask)
 
     async def _send(
         self,
@@ -173,7 +207,7 @@ class ApiSession:
             started = time.perf_counter()
             try:
                 async with self._semaphore:
-                    response = await self._http.send(request)
+                    response = await self._attempt(request, subject)
             except httpx.TransportError as exc:
                 self._log(method, path, type(exc).__name__, started, attempt)
                 resendable = isinstance(exc, RESENDABLE) or (
@@ -189,6 +223,7 @@ class ApiSession:
                     attempts=attempt,
                     base_url=settings.base_url,
                     settings_timeout=settings.timeout,
+                    mask=self.mask,
                 ) from exc
             self._log(method, path, str(response.status_code), started, attempt)
             status = response.status_code
@@ -202,9 +237,37 @@ class ApiSession:
                 subject,
                 attempts=attempt,
                 credential_kind=self.settings.credentials.kind,
-                secrets=self._secrets,
+                mask=self.mask,
             )
         raise AssertionError("unreachable: every attempt returns, retries or raises")
+
+    async def _attempt(self, request: httpx.Request, subject: str) -> httpx.Response:
+        """One exchange within the deadline, its body read under the size cap."""
+        settings = self.settings
+        try:
+            async with asyncio.timeout(settings.timeout):
+                streamed = await self._http.send(request, stream=True)
+                try:
+                    content = await read_capped(streamed, settings.max_response_bytes)
+                finally:
+                    await streamed.aclose()
+        except TimeoutError:
+            raise DeadlineExceeded("deadline exceeded", request=request) from None
+        except BodyTooLarge:
+            raise self.unexpected(
+                streamed,
+                subject,
+                f"the Ionworks API's answer (HTTP {streamed.status_code}) is larger than "
+                f"{size_text(settings.max_response_bytes)} once decoded, the most "
+                "ionworks-apply reads",
+            ) from None
+        except BodyUndecodable as exc:
+            raise self.unexpected(
+                streamed,
+                subject,
+                f"the Ionworks API's answer (HTTP {streamed.status_code}) cannot be read: {exc}",
+            ) from None
+        return read_response(streamed, content)
 
     def _delay(self, attempt: int, response: httpx.Response) -> float:
         return retry_delay(self.settings, attempt, retry_after(response))

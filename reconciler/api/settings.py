@@ -25,6 +25,12 @@ ENV_API_URL = "IONWORKS_API_URL"
 ENV_PROJECT_ID = "IONWORKS_PROJECT_ID"
 ENV_PROJECT_ID_DEPRECATED = "PROJECT_ID"
 
+#: The decoded size of one answer, at most: a page of 100 full specs is about 0.35 MB.
+MAX_RESPONSE_BYTES = 16 * 2**20
+#: The rows one list may hold; a larger ``total`` is refused as implausible (10x the largest
+#: project benchmarked, and about 2 GB of specs in memory).
+MAX_LIST_ROWS = 100_000
+
 MISSING_CREDENTIALS = (
     f"no Ionworks credentials: set {ENV_API_KEY} (or {ENV_API_TOKEN}), "
     "or pass --api-key (or --token)"
@@ -33,6 +39,11 @@ MISSING_CREDENTIALS = (
 
 def _mask(value: str | None) -> str:
     return "None" if value is None else "***"
+
+
+def _printable(value: str) -> bool:
+    """Visible ASCII only: what an HTTP header can carry without the encoder quoting it."""
+    return all("!" <= char <= "~" for char in value)
 
 
 @dataclass(frozen=True)
@@ -44,20 +55,26 @@ class Credentials:
     organization_id: str | None = None
 
     def __post_init__(self) -> None:
-        """Trim surrounding white space; refuse a secret with odd characters inside.
+        """Trim surrounding white space; refuse a header value with odd characters inside.
 
         A stray space, line break or non-ASCII character would make the HTTP layer fail with an
-        error that quotes the header, and so the secret; we say what is wrong without showing it.
+        error (or a traceback) that quotes the header, and so perhaps a secret pasted into the
+        wrong variable; we say what is wrong without showing it.
         """
-        for name in ("api_key", "token"):
+        for name, where in (
+            ("api_key", f"{ENV_API_KEY} / --api-key"),
+            ("token", f"{ENV_API_TOKEN} / --token"),
+            ("organization_id", f"{ENV_ORGANIZATION_ID} / --org"),
+        ):
             value = getattr(self, name)
             if value is None:
                 continue
             value = value.strip()
-            if not all("!" <= char <= "~" for char in value):
+            if not _printable(value):
                 raise ConfigError(
-                    f"the {name.replace('_', ' ')} has spaces, line breaks or non-ASCII "
-                    "characters inside it (it is not shown here): check how it was copied"
+                    f"the {name.replace('_', ' ')} ({where}) has spaces, line breaks or "
+                    "non-ASCII characters inside it (it is not shown here): check how it was "
+                    "copied"
                 )
             object.__setattr__(self, name, value or None)
 
@@ -105,6 +122,8 @@ class ApiSettings:
     backoff_base: float = 0.3
     backoff_max: float = 10.0
     retry_after_max: float = 60.0
+    max_response_bytes: int = MAX_RESPONSE_BYTES
+    max_list_rows: int = MAX_LIST_ROWS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", _check_base_url(self.base_url))
@@ -116,6 +135,8 @@ class ApiSettings:
             raise ConfigError(f"max_retries must be 0 or more, not {self.max_retries}")
         if min(self.backoff_base, self.backoff_max, self.retry_after_max) < 0:
             raise ConfigError("backoff and Retry-After limits must not be negative")
+        if min(self.max_response_bytes, self.max_list_rows) < 1:
+            raise ConfigError("the response size and list row limits must be at least 1")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> ApiSettings:
@@ -173,8 +194,17 @@ class ApiSettings:
 
 
 def _check_base_url(base_url: str) -> str:
-    """Strip trailing ``/`` (contract 1.1) and refuse URLs that cannot work or would leak."""
+    """Strip trailing ``/`` (contract 1.1) and refuse URLs that cannot work or would leak.
+
+    A query string or fragment is refused, not echoed: it is where people put tokens
+    (``?key=...``), and the base URL appears in messages.
+    """
     stripped = base_url.strip().rstrip("/")
+    if "?" in stripped or "#" in stripped:
+        raise ConfigError(
+            f"the API URL must not contain a query string or fragment (check {ENV_API_URL} / "
+            "--api-url; it is not shown here, as it may hold a secret)"
+        )
     try:
         url = httpx.URL(stripped)
     except httpx.InvalidURL:

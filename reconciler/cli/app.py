@@ -19,6 +19,7 @@ from typing import NoReturn
 import click
 
 from reconciler import __version__
+from reconciler.api import redaction
 from reconciler.cli import commands, terminal
 from reconciler.cli.commands import GlobalOptions
 from reconciler.engine import INTERRUPTED_MESSAGE, Connection, interrupt_once
@@ -47,7 +48,7 @@ DEFAULT_SANDBOX_DIR = ".ionworks-sandbox"
 @click.option(
     "--timeout",
     type=click.FloatRange(0.1, 600),
-    help="Seconds to wait for each API response [default: 10].",
+    help="Seconds one API request attempt may take, sending to last byte [default: 10].",
 )
 @click.option(
     "--sandbox",
@@ -138,10 +139,13 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
 def run(args: list[str]) -> int:
     """Run one command; every way it can end becomes an exit code here, and only here."""
-    try:
-        code = cli.main(args=_bare_sandbox(args), prog_name="ionworks-apply", standalone_mode=False)
-    except BaseException as exc:
-        return exit_code_for(exc)
+    with redaction.retained():  # a session's secrets stay masked until its errors are out
+        try:
+            code = cli.main(
+                args=_bare_sandbox(args), prog_name="ionworks-apply", standalone_mode=False
+            )
+        except BaseException as exc:  # the one place that decides what any ending means
+            return exit_code_for(exc)
     return code if isinstance(code, int) else EXIT_OK
 
 
@@ -152,7 +156,7 @@ def exit_code_for(exc: BaseException) -> int:
         for problem in exc.problems:
             terminal.echo(str(problem), err=True)
             if github:
-                click.echo(terminal.annotation(problem))
+                terminal.out(terminal.annotation(problem))
         terminal.error([exc.message])
         return exc.exit_code
     if isinstance(exc, IonworksApplyError):

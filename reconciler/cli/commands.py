@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.api.redaction import redact
 from reconciler.cli import terminal
 from reconciler.engine import Connection
 from reconciler.errors import (
@@ -71,7 +72,7 @@ def validate(paths: tuple[str, ...]) -> int:
     manifest_set = load_paths([Path(p) for p in paths] or [Path(DEFAULT_DIR)])
     for warning in manifest_set.warnings:
         terminal.echo(str(warning), err=True)
-    click.echo(f"{len(manifest_set.specs)} cell specification(s) valid.")
+    terminal.out(f"{len(manifest_set.specs)} cell specification(s) valid.")
     return EXIT_OK
 
 
@@ -93,7 +94,7 @@ def fmt(paths: tuple[str, ...], check: bool, units: bool) -> int:
     for shown in report.changed:
         terminal.echo(f"would reformat {shown}" if check else f"reformatted {shown}")
     verb = "would be reformatted" if check else "reformatted"
-    click.echo(f"{len(report.changed)} file(s) {verb}, {report.unchanged} unchanged.", err=True)
+    terminal.out(f"{len(report.changed)} file(s) {verb}, {report.unchanged} unchanged.", err=True)
     if report.problems:
         raise ManifestError(report.problems)
     return EXIT_ERROR if check and report.changed else EXIT_OK
@@ -104,7 +105,7 @@ def schema() -> int:
     """Print the JSON Schema of a cell-spec manifest (for editors)."""
     from reconciler.editor_schema import json_schema
 
-    click.echo(json.dumps(json_schema(), indent=2, sort_keys=True))
+    terminal.out(json.dumps(json_schema(), indent=2, sort_keys=True))
     return EXIT_OK
 
 
@@ -134,9 +135,9 @@ def plan(
     plans = plan_directories(
         options.connection, _directories(directories), prune=prune, options=GuardOptions()
     )
-    click.echo(render(plans, fmt, color=options.color).rstrip("\n"))
+    terminal.out(render(plans, fmt, color=options.color).rstrip("\n"))
     if out:
-        save_plans(plans, Path(out))
+        save_plans(plans, Path(out), mask=redact)
         terminal.echo(f"Plan saved to {out}; apply it with: ionworks-apply apply {out}", err=True)
     if detailed_exitcode and any(p.has_changes for p in plans):
         return EXIT_CHANGES
@@ -179,12 +180,12 @@ def apply(
             connection, _directories(targets), prune=prune, options=guard_options
         )
         already = [[] for _ in plans]
-    click.echo(render(plans, "text", color=options.color).rstrip("\n"))
+    terminal.out(render(plans, "text", color=options.color).rstrip("\n"))
     if not any(p.has_changes for p in plans):
         results = [ApplyResult(p, outcomes=done) for p, done in zip(plans, already, strict=True)]
         if any(already):
             _summarise(results)
-            click.echo("This plan was already applied; nothing was written.")
+            terminal.out("This plan was already applied; nothing was written.")
         return _finish(results, report_path)
     interactive = terminal.interactive()
     if not yes:
@@ -194,7 +195,7 @@ def apply(
                 "Review the plan above and pass --yes to apply it."
             )
         if not terminal.confirm_apply():
-            click.echo("Apply cancelled; nothing was written.")
+            terminal.out("Apply cancelled; nothing was written.")
             return EXIT_ERROR
     confirm = terminal.confirm_cascade if interactive and not allow_cascade else None
     with terminal.reporter(options.color) as reporter:
@@ -209,7 +210,7 @@ def _summarise(results: Sequence[ApplyResult]) -> None:
     for result in results:
         counts = result.counts()
         blocked = f", {counts['blocked']} blocked" if counts["blocked"] else ""
-        click.echo(
+        terminal.out(
             f"Apply complete: {counts['applied']} applied, {counts['already']} already done, "
             f"{counts['failed']} failed, {counts['skipped']} skipped{blocked}."
         )
@@ -267,7 +268,7 @@ def _write_report(path: Path, results: Sequence[ApplyResult]) -> str | None:
     from reconciler.render.json import render_report
 
     try:
-        path.write_text(render_report(results) + "\n", encoding="utf-8")
+        path.write_text(redact(render_report(results)) + "\n", encoding="utf-8")
     except OSError as exc:
         return f"the report could not be written to {path}: {exc.strerror or exc}"
     return None
@@ -292,7 +293,7 @@ def drift(options: GlobalOptions, directories: tuple[str, ...], fmt: str) -> int
         use_config_prune=False,
     )
     drifts = [Drift(p) for p in plans]
-    click.echo(render_drift(drifts, fmt))
+    terminal.out(render_drift(drifts, fmt))
     return EXIT_OK if all(d.in_sync for d in drifts) else EXIT_CHANGES
 
 
@@ -334,7 +335,7 @@ def export(
     files = write_export(records, Path(out_dir), force=force)
     for exported in files:
         terminal.echo(f"wrote {exported.path}  ({exported.name})")
-    click.echo(f"Exported {len(files)} cell specification(s) to {out_dir}.")
+    terminal.out(f"Exported {len(files)} cell specification(s) to {out_dir}.")
     return EXIT_OK
 
 

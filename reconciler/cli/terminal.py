@@ -1,11 +1,13 @@
-"""What talks to a terminal or a CI log: one escaping policy, progress, prompts, annotations.
+"""What talks to a terminal or a CI log: one escaping policy, the secret mask, progress,
+prompts, annotations.
 
 Spec names, file paths and API messages are other people's text. A name holding ``ESC[2J``
 would clear the screen; a file name holding a line break followed by ``::warning ...`` would
 inject a workflow command into a GitHub log. So every line printed here goes through ``safe``
 (control, format and separator characters become visible escapes, so one logical line stays
 one printed line) before any colour of ours is added, and GitHub annotations escape their data
-and properties as GitHub documents.
+and properties as GitHub documents. Whatever a server sends back, a credential is never
+printed: everything the CLI prints passes through the API's one secret mask (``out``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import click
 
+from reconciler.api.redaction import redact
 from reconciler.errors import Problem
 from reconciler.plan import Cascade, Change
 from reconciler.render.values import clean
@@ -28,9 +31,15 @@ def safe(text: str) -> str:
     return clean(text)
 
 
+def out(text: str, *, err: bool = False) -> None:
+    """Print text the CLI made (a rendered plan, a summary): masked, not escaped (renderers
+    escape what they quote)."""
+    click.echo(redact(text), err=err)
+
+
 def echo(text: str, *, err: bool = False, fg: str | None = None, color: bool = False) -> None:
-    """Print one line of possibly foreign text, escaped, optionally coloured (ours only)."""
-    shown = safe(text)
+    """Print one line of possibly foreign text, masked and escaped, optionally coloured."""
+    shown = safe(redact(text))
     click.echo(click.style(shown, fg=fg, bold=True) if color and fg else shown, err=err)
 
 
@@ -60,7 +69,7 @@ class LineReporter:
         )
 
     def begin(self, total: int) -> None:
-        click.echo(f"Applying {total} change(s)...")
+        out(f"Applying {total} change(s)...")
 
     def done(self, outcome: Outcome) -> None:
         text = f"  {outcome.status:8} {outcome.change.kind:7} {outcome.change.name}"
