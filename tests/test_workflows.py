@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cmarkgfm
 import pytest
 from helpers import Api, spec_doc, write_manifests
 from ruamel.yaml import YAML
@@ -29,6 +30,7 @@ GITHUB_DIR = ROOT / ".github"
 RUN_SH = GITHUB_DIR / "actions" / "ionworks-apply" / "run.sh"
 STICKY_COMMENT_SH = GITHUB_DIR / "scripts" / "sticky-comment.sh"
 DRIFT_ISSUE_SH = GITHUB_DIR / "scripts" / "drift-issue.sh"
+PLAN_VERDICT_SH = GITHUB_DIR / "scripts" / "plan-verdict.sh"
 EXAMPLE_MANIFESTS = ROOT / "manifests"
 CLI = Path(sys.executable).parent / "ionworks-apply"
 
@@ -101,10 +103,9 @@ def run_action(tmp_path: Path) -> Callable[..., ActionRun]:
             GITHUB_OUTPUT=str(output_file),
             GITHUB_STEP_SUMMARY=str(summary_file),
             RUNNER_TEMP=str(runner_temp),
-            IONWORKS_APPLY_BIN=str(CLI),
             IA_COMMAND=command,
             **{f"IA_{key.upper()}": value for key, value in inputs.items()},
-            **(env or {}),
+            **{"IONWORKS_APPLY_BIN": str(CLI), **(env or {})},
         )
         done = subprocess.run(
             ["bash", str(RUN_SH)],
@@ -219,6 +220,123 @@ def test_plan_error_still_yields_a_comment_body(run_action: Callable[..., Action
     assert "exit code 1" in comment
     assert "Error:" in comment
     assert comment in run.summary
+
+
+def run_script(script: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run one of the workflow scripts the way a step's ``run:`` does."""
+    return subprocess.run(
+        ["bash", str(script)],
+        env=hermetic_env(GITHUB_ACTIONS="true", **env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def workflow_commands(stdout: str) -> list[str]:
+    return [line for line in stdout.splitlines() if line.startswith("::")]
+
+
+def test_a_blocked_delete_fails_the_pull_request_check_naming_it(
+    run_action: Callable[..., ActionRun], sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """Issue 16.1: plan exits 3 when apply would refuse, and the check goes red saying why."""
+    manifests = tmp_path / "repo" / "manifests"
+    write_manifests(manifests, spec_doc("Keep"), spec_doc("Gone"), config="prune: true\n")
+    env = credentials(sandbox)
+    assert run_action("apply", env=env).code == 0
+    api = Api(sandbox)
+    try:
+        api.seed(api.spec("Gone")["id"], instances=3, measurements=4)
+    finally:
+        api.close()
+    write_manifests(manifests, spec_doc("Keep"), spec_doc("New"), config="prune: true\n")
+
+    planned = run_action("plan", env=env, fail_on_error="false")
+
+    assert planned.outputs["exit-code"] == "3", planned.log
+    assert "Apply would refuse this plan" in planned.markdown()
+    assert "[!WARNING]" in planned.markdown()
+    summary = tmp_path / "verdict-summary.md"
+    verdict = run_script(
+        PLAN_VERDICT_SH,
+        VALIDATE_EXIT="0",
+        PLAN_EXIT="3",
+        PLAN_FILE=planned.outputs["plan-file"],
+        GITHUB_STEP_SUMMARY=str(summary),
+    )
+    assert verdict.returncode == 1, verdict.stderr
+    blocked = [c for c in workflow_commands(verdict.stdout) if "title=blocked change" in c]
+    assert blocked == [
+        '::error title=blocked change::delete "Gone" is blocked by cascade: it would also '
+        "delete 3 cell instances, 0 batches and 12 measurements. Allow: --allow-cascade, "
+        "`allow_cascade: true` in ionworks-apply.yaml, or typing the spec's name at apply's "
+        "prompt"
+    ]
+    assert "Apply would refuse this plan" in summary.read_text()
+
+
+@pytest.mark.parametrize(
+    ("validate", "plan", "code"),
+    [("0", "0", 0), ("0", "2", 0), ("0", "", 0), ("0", "1", 1), ("0", "4", 1), ("1", "", 1)],
+)
+def test_the_verdict_is_green_only_when_apply_would_write_the_plan(
+    validate: str, plan: str, code: int
+) -> None:
+    verdict = run_script(PLAN_VERDICT_SH, VALIDATE_EXIT=validate, PLAN_EXIT=plan)
+    assert verdict.returncode == code, verdict.stdout + verdict.stderr
+    assert all(c.startswith("::error ") for c in workflow_commands(verdict.stdout))
+
+
+def test_the_verdict_keeps_hostile_names_inside_one_annotation(tmp_path: Path) -> None:
+    """A fork's pull request controls the names in the plan file: no second command."""
+    hostile = "x%0A\n::warning title=owned::injected\r\n::stop-commands::t"
+    plan = {
+        "plans": [
+            {
+                "changes": [
+                    {
+                        "kind": "delete",
+                        "name": hostile,
+                        "blocked_by": [{"guard": "protect", "reason": hostile, "allow": "x"}],
+                    }
+                ]
+            }
+        ]
+    }
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan))
+
+    verdict = run_script(
+        PLAN_VERDICT_SH, VALIDATE_EXIT="0", PLAN_EXIT="3", PLAN_FILE=str(plan_file)
+    )
+
+    assert verdict.returncode == 1
+    commands = workflow_commands(verdict.stdout)
+    assert len(commands) == 2 and all(c.startswith("::error title=") for c in commands)
+    assert "x%250A%0A::warning" in commands[1]
+
+
+def test_report_fences_cannot_be_closed_by_the_log(
+    run_action: Callable[..., ActionRun], tmp_path: Path
+) -> None:
+    """A log line of many tildes (a name is other people's text) stays inside the code block."""
+    fake = tmp_path / "fake-ionworks-apply"
+    fake.write_text(
+        "#!/usr/bin/env bash\n"
+        "echo 'Error: first line'\n"
+        "echo '~~~~~~~~~~~~'\n"
+        "echo '# not a heading <img src=x onerror=alert(1)>'\n"
+        "exit 1\n"
+    )
+    fake.chmod(0o755)
+
+    run = run_action("apply", env={"IONWORKS_APPLY_BIN": str(fake)}, fail_on_error="false")
+
+    html = cmarkgfm.github_flavored_markdown_to_html(run.markdown())
+    assert "<h1>" not in html and "<img" not in html
+    [block] = re.findall(r"<pre[^>]*><code[^>]*>(.*?)</code></pre>", html, flags=re.DOTALL)
+    assert "~~~~~~~~~~~~\n# not a heading &lt;img" in block
 
 
 # --- (b) validate: inline annotations, failing step ---------------------------------------------

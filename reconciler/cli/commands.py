@@ -17,6 +17,7 @@ import click
 from reconciler.cli import terminal
 from reconciler.engine import Connection
 from reconciler.errors import (
+    EXIT_BLOCKED,
     EXIT_CHANGES,
     EXIT_ERROR,
     EXIT_OK,
@@ -47,6 +48,12 @@ FORMAT_OPTION = click.option(
     default="text",
     show_default=True,
     help="Output format.",
+)
+ALLOW_CASCADE_OPTION = click.option(
+    "--allow-cascade", is_flag=True, help="Allow deletes that take instances along."
+)
+ALLOW_EMPTY_OPTION = click.option(
+    "--allow-empty", is_flag=True, help="Allow pruning when no manifest is left."
 )
 
 
@@ -95,8 +102,12 @@ def schema() -> int:
 @click.option("--prune", is_flag=True, help="Plan deletes of owned specs with no manifest.")
 @FORMAT_OPTION
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan for apply.")
+@ALLOW_CASCADE_OPTION
+@ALLOW_EMPTY_OPTION
 @click.option(
-    "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 no changes, 2 changes apply would make, 3 changes apply would refuse.",
 )
 @pass_options
 def plan(
@@ -105,6 +116,8 @@ def plan(
     prune: bool,
     fmt: str,
     out: str | None,
+    allow_cascade: bool,
+    allow_empty: bool,
     detailed_exitcode: bool,
 ) -> int:
     """Show what apply would change, without changing anything."""
@@ -113,24 +126,27 @@ def plan(
     from reconciler.plan import save_plans
     from reconciler.render import render
 
+    guard_options = GuardOptions(allow_cascade=allow_cascade, allow_empty=allow_empty)
     plans = plan_directories(
-        options.connection, _directories(directories), prune=prune, options=GuardOptions()
+        options.connection, _directories(directories), prune=prune, options=guard_options
     )
     click.echo(render(plans, fmt, color=options.color).rstrip("\n"))
     if out:
         save_plans(plans, Path(out))
         terminal.echo(f"Plan saved to {out}; apply it with: ionworks-apply apply {out}", err=True)
-    if detailed_exitcode and any(p.has_changes for p in plans):
-        return EXIT_CHANGES
-    return EXIT_OK
+    if not detailed_exitcode:
+        return EXIT_OK
+    if any(p.blocked for p in plans):
+        return EXIT_BLOCKED
+    return EXIT_CHANGES if any(p.has_changes for p in plans) else EXIT_OK
 
 
 @click.command()
 @click.argument("targets", nargs=-1, type=click.Path())
 @click.option("--yes", "--auto-approve", "yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--prune", is_flag=True, help="Delete owned specs that have no manifest.")
-@click.option("--allow-cascade", is_flag=True, help="Allow deletes that take instances along.")
-@click.option("--allow-empty", is_flag=True, help="Allow pruning when no manifest is left.")
+@ALLOW_CASCADE_OPTION
+@ALLOW_EMPTY_OPTION
 @click.option("--report", "report", type=click.Path(dir_okay=False), help="Write a JSON report.")
 @pass_options
 def apply(

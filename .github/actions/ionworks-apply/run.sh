@@ -96,11 +96,28 @@ outcome() {
   esac
 }
 
-# A fence that cannot be closed by the text it wraps.
+# A fence that cannot be closed by the text it wraps: longer than any run of tildes in it (a
+# line of four or more tildes would close a four-tilde fence, and file and spec names in the
+# log are other people's text).
 fenced() {
-  echo '~~~~text'
+  local fence
+  fence="$(
+    awk '!/^::/ {
+           rest = $0
+           while (match(rest, /~+/)) {
+             if (RLENGTH > longest) longest = RLENGTH
+             rest = substr(rest, RSTART + RLENGTH)
+           }
+         }
+         END {
+           n = (longest < 3 ? 3 : longest) + 1
+           while (length(fence) < n) fence = fence "~"
+           print fence
+         }' "$1"
+  )"
+  echo "${fence}text"
   grep -v '^::' "$1" || true
-  echo '~~~~'
+  echo "$fence"
 }
 
 write_markdown() {
@@ -115,7 +132,11 @@ write_markdown() {
       else
         echo "$marker"
       fi
-      if [[ "$code" != 0 && "$code" != 2 ]]; then
+      if [[ "$command" == plan && "$code" == 3 ]]; then
+        echo
+        echo "**Apply would refuse this plan (exit code 3)**: a safety guard blocks a change, so"
+        echo "apply would write nothing at all. The warning above says what would allow it."
+      elif [[ "$code" != 0 && "$code" != 2 ]]; then
         echo
         echo "**ionworks-apply ${command} $(outcome "$code") (exit code ${code})**"
         echo
