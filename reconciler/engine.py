@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from reconciler import guards, normalise
 from reconciler.api import ApiSettings, IonworksClient
 from reconciler.applier import Applier, Reporter, check_fresh, count_cascade
-from reconciler.errors import ConfigError, PlanFileError, StalePlanError, UsageError
+from reconciler.errors import (
+    ConfigError,
+    NotFoundError,
+    PlanFileError,
+    StalePlanError,
+    UsageError,
+)
 from reconciler.manifests import ManifestSet, load_manifests
 from reconciler.plan import Plan, load_plans
 from reconciler.planner import build_plan
@@ -268,6 +274,29 @@ def load_targets(directories: Sequence[Path], default_project: str | None) -> li
     return targets
 
 
+#: Longest project name shown; the API's answer is not ours to trust with a screenful.
+MAX_PROJECT_NAME = 200
+
+
+async def project_name(client: IonworksClient, project_id: str) -> str | None:
+    """The project's name, or ConfigError when the API does not know the project.
+
+    Asked before anything is planned, so a mistyped id is one clear error rather than a plan
+    that creates every spec in a project nobody can see. The answer is untrusted: a name that
+    is missing, empty or not a string is simply not shown.
+    """
+    try:
+        record = await client.get_project(project_id)
+    except NotFoundError:
+        raise ConfigError(
+            f"project {project_id} is unknown to the Ionworks API, or not visible to this "
+            "credential: check `project_id` in ionworks-apply.yaml (or --project / "
+            "IONWORKS_PROJECT_ID) and the organization (--org)"
+        ) from None
+    name = record.get("name")
+    return name[:MAX_PROJECT_NAME] if isinstance(name, str) and name.strip() else None
+
+
 async def make_plan(
     client: IonworksClient,
     target: Target,
@@ -279,6 +308,7 @@ async def make_plan(
 ) -> Plan:
     """Fetch the project's specs, diff them against the manifests, count cascades, run guards."""
     config = target.manifests.config
+    name = await project_name(client, target.project_id)
     with fewer_collections():
         live = await client.list_specs(target.project_id, full=True, view=normalise.live_view)
         plan = build_plan(
@@ -289,7 +319,7 @@ async def make_plan(
             manifests_dir=str(target.directory),
             prune=prune or (use_config_prune and config.prune),
         )
-    plan = await with_cascades(client, plan)
+    plan = await with_cascades(client, replace(plan, project_name=name))
     return guards.evaluate(plan, config, options, desired_count=len(target.manifests.specs))
 
 
@@ -422,6 +452,7 @@ def fetch_specs(connection: Connection) -> tuple[str, list[dict[str, Any]]]:
 
     async def go() -> list[dict[str, Any]]:
         async with IonworksClient(settings) as client:
+            await project_name(client, project_id)
             return await client.list_specs(project_id, full=True)
 
     return project_id, run(go())

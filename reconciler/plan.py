@@ -188,6 +188,10 @@ class Plan:
     managed_count: int = 0
     desired_digest: str = ""
     tool_version: str = __version__
+    #: The project's name as the API gave it (None when it gave none): headers show it.
+    project_name: str | None = None
+    #: Specs carrying another owner's marker (name -> marker): theirs, never touched.
+    other_owners: dict[str, str] = field(default_factory=dict)
     #: Ids of every spec listed when the plan was made; not saved (a file's word is not needed).
     live_ids: frozenset[str] = field(default=frozenset(), compare=False)
 
@@ -234,7 +238,7 @@ class Plan:
     def live_count(self) -> int:
         """How many specs the project held when the plan was made (every one is listed)."""
         listed = sum(1 for c in self.changes if c.kind != "create")
-        return listed + len(self.unchanged) + len(self.unmanaged)
+        return listed + len(self.unchanged) + len(self.unmanaged) + len(self.other_owners)
 
     def total_cascade(self) -> Cascade:
         deletes = [c.cascade for c in self.of_kind("delete") if c.cascade]
@@ -248,6 +252,7 @@ class Plan:
     def data(self) -> dict[str, Any]:
         return {
             "project_id": self.project_id,
+            "project_name": self.project_name,
             "owner": self.owner,
             "api_url": self.api_url,
             "manifests_dir": self.manifests_dir,
@@ -260,6 +265,7 @@ class Plan:
             "changes": [c.data for c in self.changes],
             "unchanged": list(self.unchanged),
             "unmanaged": list(self.unmanaged),
+            "other_owners": dict(self.other_owners),
         }
 
     @classmethod

@@ -242,11 +242,17 @@ def build_plan(
                 live_updated_at=record.get("updated_at"),
             )
         )
-    unmanaged = sorted(
-        str(r["name"])
-        for r in live_records
-        if marker_of(r) != marker and str(r["name"]) not in claimed
-    )
+    unmanaged: list[str] = []
+    other_owners: dict[str, str] = {}
+    for record in live_records:
+        name = str(record["name"])
+        if marker_of(record) == marker or name in claimed:
+            continue
+        owner = foreign_owner(record, marker)
+        if owner:
+            other_owners[name] = owner
+        else:
+            unmanaged.append(name)
     return Plan(
         project_id=project_id,
         owner=config.owner,
@@ -255,7 +261,8 @@ def build_plan(
         prune=prune,
         changes=tuple(changes),
         unchanged=tuple(sorted(unchanged)),
-        unmanaged=tuple(unmanaged),
+        unmanaged=tuple(sorted(unmanaged)),
+        other_owners=dict(sorted(other_owners.items())),
         managed_count=len(managed),
         desired_digest=set_digest.hexdigest(),
         live_ids=frozenset(str(r["id"]) for r in live_records),

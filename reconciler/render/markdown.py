@@ -212,7 +212,7 @@ def _alert_items(plan: Plan) -> int:
 
 def _plan(plan: Plan, quota: _Quota, pieces: _Pieces) -> str:
     blocks = [
-        f"### Project {code(plan.project_id)}",
+        f"### Project {_project(plan)}",
         f"Owner {code(plan.owner)} · manifests {code(plan.manifests_dir)} · "
         f"API {code(display_url(plan.api_url))}",
         f"**{summary_line(plan)}**",
@@ -223,6 +223,13 @@ def _plan(plan: Plan, quota: _Quota, pieces: _Pieces) -> str:
         status_notes(plan),
     ]
     return "\n\n".join(b for b in blocks if b)
+
+
+def _project(plan: Plan) -> str:
+    """The project's name and id as code, or the id alone when the API gave no name."""
+    if plan.project_name is None:
+        return code(plan.project_id)
+    return f"{code(plan.project_name)} ({code(plan.project_id)})"
 
 
 def _alert(kind: str, headline: str, items: list[str], quota: _Quota) -> str:
@@ -376,7 +383,7 @@ def drift(drifts: Sequence[Drift]) -> str:
     lines = [DRIFT_MARKER, "## Ionworks drift audit", ""]
     for report in drifts:
         plan = report.plan
-        lines += [f"### Project {code(plan.project_id)} ({code(plan.manifests_dir)})", ""]
+        lines += [f"### Project {_project(plan)} · {code(plan.manifests_dir)}", ""]
         lines += [f"**{md(drift_summary(report))}**", ""]
         for kind, title in SECTIONS:
             changes = report.section(kind)
@@ -397,14 +404,27 @@ def drift(drifts: Sequence[Drift]) -> str:
                 for d in c.details
             ]
             lines += [_table(["Spec", "Field", "Live", "Manifest"], rows), ""]
+        if plan.other_owners:
+            lines += _folded(
+                f"{plural(len(plan.other_owners), 'spec')} managed by other owners (left alone)",
+                [f"{code(name)} (managed by {code(o)})" for name, o in plan.other_owners.items()],
+            )
         if plan.unmanaged:
-            lines += [
-                f"<details><summary>{len(plan.unmanaged)} unmanaged specs (no ownership "
-                "marker, left alone)</summary>",
-                "",
-                *(f"- {code(name)}" for name in plan.unmanaged),
-                "",
-                "</details>",
-                "",
-            ]
+            lines += _folded(
+                plural(len(plan.unmanaged), "unmanaged spec")
+                + " (no ownership marker, left alone)",
+                [code(name) for name in plan.unmanaged],
+            )
     return "\n".join(lines).rstrip("\n")
+
+
+def _folded(summary: str, items: list[str]) -> list[str]:
+    """A collapsed list (``summary`` is tool text; items are already escaped)."""
+    return [
+        f"<details><summary>{summary}</summary>",
+        "",
+        *(f"- {i}" for i in items),
+        "",
+        "</details>",
+        "",
+    ]

@@ -225,6 +225,8 @@ def status_notes(plan: Plan) -> str:
     orphans = len(plan.of_kind("orphan"))
     if orphans:
         notes.append(f"{orphans} orphaned (not deleted)")
+    if plan.other_owners:
+        notes.append(f"{len(plan.other_owners)} managed by other owners (left alone)")
     if plan.unmanaged:
         notes.append(f"{len(plan.unmanaged)} unmanaged (not ours, left alone)")
     return ", ".join(notes) + "." if notes else ""

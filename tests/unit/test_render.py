@@ -151,6 +151,8 @@ def pruning_plan() -> Plan:
         unmanaged=("Vendor-sample-7",),
         managed_count=6,
         desired_digest="sha256:77aa",
+        project_name="Cells R&D <prod>",
+        other_owners={"Pack-team-cell": "ionworks-apply/pack-team"},
     )
 
 
@@ -279,6 +281,7 @@ def hostile_plan() -> Plan:
     )
     return Plan(
         project_id=HOSTILE,
+        project_name=HOSTILE,
         owner=HOSTILE,
         api_url="https://api.ionworks.com",
         manifests_dir=HOSTILE,
@@ -335,7 +338,7 @@ def test_markdown_escapes_user_text() -> None:
     shown = (
         "<img src=x onerror=alert(1)> | `x` *b* _i_ [l](http://e) @team #1 $x$ &amp; \\u001b[2J\\n"
     )
-    assert text.count(shown) >= 6, "name, path, values and owner all shown literally"
+    assert text.count(shown) >= 7, "name, path, values, project and owner all shown literally"
     assert "@team" not in "".join(comment.outside_code)
     assert "matches '<img src=y> *b* _i_ [l](http://e) ~~s~~ &amp;' in protect" in text
     assert "see www.example.com or http://e" in text
