@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ class GlobalOptions:
 
     connection: Connection
     color: bool
+    #: The global options given that a suggested follow-up command must repeat (never a
+    #: credential): where the API is, the project and organization, the sandbox.
+    replay: tuple[str, ...] = ()
 
 
 pass_options = click.make_pass_decorator(GlobalOptions)
@@ -133,7 +137,8 @@ def plan(
     click.echo(render(plans, fmt, color=options.color).rstrip("\n"))
     if out:
         save_plans(plans, Path(out))
-        terminal.echo(f"Plan saved to {out}; apply it with: ionworks-apply apply {out}", err=True)
+        again = shlex.join(["ionworks-apply", *options.replay, "apply", out])
+        terminal.echo(f"Plan saved to {out}; apply it from here with: {again}", err=True)
     if not detailed_exitcode:
         return EXIT_OK
     if any(p.blocked for p in plans):
@@ -148,6 +153,12 @@ def plan(
 @ALLOW_CASCADE_OPTION
 @ALLOW_EMPTY_OPTION
 @click.option("--report", "report", type=click.Path(dir_okay=False), help="Write a JSON report.")
+@click.option(
+    "--expect",
+    type=click.Path(dir_okay=False),
+    metavar="PLANFILE",
+    help="Apply only if a fresh plan of DIR is exactly this reviewed plan; else write nothing.",
+)
 @pass_options
 def apply(
     options: GlobalOptions,
@@ -157,9 +168,14 @@ def apply(
     allow_cascade: bool,
     allow_empty: bool,
     report: str | None,
+    expect: str | None,
 ) -> int:
-    """Create, update and (with --prune) delete specs so Ionworks matches the manifests."""
-    from reconciler.engine import apply_plans, plan_directories, plan_saved
+    """Create, update and (with --prune) delete specs so Ionworks matches the manifests.
+
+    Given a saved plan (PLANFILE, or --expect PLANFILE with the directories), apply writes that
+    reviewed plan without asking, and only while a fresh plan still gives exactly it.
+    """
+    from reconciler.engine import apply_plans, plan_directories, plan_expected, plan_saved
     from reconciler.guards import GuardOptions
     from reconciler.render import render
 
@@ -168,7 +184,14 @@ def apply(
     if report_path:
         _check_report_path(report_path)
     connection = options.connection
-    if len(targets) == 1 and Path(targets[0]).is_file():
+    saved = len(targets) == 1 and Path(targets[0]).is_file()
+    if expect is not None:
+        if saved:
+            raise UsageError("--expect takes the manifests directories to apply, not a plan file")
+        plans, already = plan_expected(
+            connection, Path(expect), _directories(targets), prune=prune, options=guard_options
+        )
+    elif saved:
         if prune:
             raise UsageError("--prune does not apply to a saved plan: make a new plan with --prune")
         plans, already = plan_saved(connection, Path(targets[0]), guard_options)
@@ -177,6 +200,7 @@ def apply(
             connection, _directories(targets), prune=prune, options=guard_options
         )
         already = [[] for _ in plans]
+    reviewed = saved or expect is not None
     click.echo(render(plans, "text", color=options.color).rstrip("\n"))
     if not any(p.has_changes for p in plans):
         results = [ApplyResult(p, outcomes=done) for p, done in zip(plans, already, strict=True)]
@@ -184,8 +208,8 @@ def apply(
             _summarise(results)
             click.echo("This plan was already applied; nothing was written.")
         return _finish(results, report_path)
-    interactive = terminal.interactive()
-    if not yes:
+    interactive = terminal.interactive() and not reviewed  # a reviewed plan asks nothing
+    if not yes and not reviewed:
         if not interactive:
             raise UsageError(
                 "refusing to apply without confirmation: there is no terminal to ask on. "
@@ -272,6 +296,19 @@ def _write_report(path: Path, results: Sequence[ApplyResult]) -> str | None:
 
 
 @click.command()
+@click.argument("plan_file", metavar="PLANFILE", type=click.Path(dir_okay=False))
+@FORMAT_OPTION
+@pass_options
+def show(options: GlobalOptions, plan_file: str, fmt: str) -> int:
+    """Render a plan saved by plan --out again (reads no API)."""
+    from reconciler.plan import load_plans
+    from reconciler.render import render
+
+    click.echo(render(load_plans(Path(plan_file)), fmt, color=options.color).rstrip("\n"))
+    return EXIT_OK
+
+
+@click.command()
 @click.argument("directories", nargs=-1, type=click.Path(file_okay=False))
 @FORMAT_OPTION
 @pass_options
@@ -336,4 +373,4 @@ def export(
     return EXIT_OK
 
 
-COMMANDS = (validate, schema, plan, apply, drift, export)
+COMMANDS = (validate, schema, plan, apply, show, drift, export)
