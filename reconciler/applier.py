@@ -294,6 +294,7 @@ class Applier:
         after = await self._patch(spec_id, change.body)
         expected = {**normalise.live_body(start), **change.body}
         verb = {"rename": f"renamed from '{change.previous_name}'", "adopt": "adopted"}
+        verb["release"] = "released: no longer managed; the spec and its data are kept"
         owned = {*change.owned, *change.body}
         return await self._ensure(
             change, spec_id, expected, after, verb.get(change.kind, "updated"), owned

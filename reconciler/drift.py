@@ -20,6 +20,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("adopt", "not adopted (same name in Ionworks, no ownership marker)"),
     ("rename", "not renamed (still under a previous name)"),
     ("orphan", "orphaned (ours, but no manifest)"),
+    ("release", "not yet released (matched by a release glob in the config, still ours)"),
 )
 
 

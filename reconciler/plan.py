@@ -24,7 +24,7 @@ from reconciler.ownership import marker_for
 FORMAT_VERSION = 1
 T = TypeVar("T")
 
-ChangeKind = Literal["create", "rename", "adopt", "update", "delete", "orphan"]
+ChangeKind = Literal["create", "rename", "adopt", "update", "release", "delete", "orphan"]
 
 #: Render and apply order; deletes come last so nothing is lost before everything else landed.
 KIND_ORDER: dict[str, int] = {
@@ -32,12 +32,14 @@ KIND_ORDER: dict[str, int] = {
     "rename": 1,
     "adopt": 2,
     "update": 3,
-    "delete": 4,
-    "orphan": 5,
+    "release": 4,
+    "delete": 5,
+    "orphan": 6,
 }
 
-#: Kinds that write to the API; an orphan is only reported.
-WRITING_KINDS = frozenset({"create", "rename", "adopt", "update", "delete"})
+#: Kinds that write to the API; an orphan is only reported. A release removes our ownership
+#: marker (one PATCH) and keeps the spec and everything under it.
+WRITING_KINDS = frozenset({"create", "rename", "adopt", "update", "release", "delete"})
 
 
 @dataclass(frozen=True)

@@ -139,9 +139,12 @@ def pair_by_project(
 
 
 def _done(change: Change, unchanged: set[str], fresh: Plan) -> bool:
-    """Whether the live state shows ``change`` done: the spec is as desired, or deleted."""
+    """Whether the live state shows ``change`` done: the spec is as desired, deleted, or (a
+    release) unmarked; taken over by another owner meanwhile is a difference, not done."""
     if change.kind == "delete":
         return change.spec_id not in fresh.live_ids
+    if change.kind == "release":
+        return change.name in fresh.unmanaged
     return change.name in unchanged
 
 

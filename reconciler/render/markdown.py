@@ -26,6 +26,7 @@ from typing import Any
 from reconciler.drift import SECTIONS, Drift
 from reconciler.plan import Change, Plan
 from reconciler.render.values import (
+    RELEASE_TEXT,
     cascade_text,
     clean,
     created_fields,
@@ -55,7 +56,7 @@ _SMALLEST = {
 
 #: Characters that can start markup, and the ``:`` of ``://`` and ``.`` of ``www.`` (autolinks).
 _MARKDOWN_SPECIALS = re.compile(r"[\\`*\[\]<>&|~$@#!_]|:(?=//)|(?<=[wW]{3})\.")
-_SYMBOL = {"create": "+", "rename": "→", "adopt": "~", "update": "~", "delete": "-"}
+_SYMBOL = {"create": "+", "rename": "→", "adopt": "~", "update": "~", "release": "=", "delete": "-"}
 
 
 def code(text: str, *, in_table: bool = False) -> str:
@@ -320,6 +321,8 @@ def _headline(change: Change, *, in_html: bool) -> str:
     facts = []
     if change.kind == "adopt":
         facts.append("adds the ownership marker")
+    if change.kind == "release":
+        facts.append("stops managing it; keeps the spec and its data")
     if change.details:
         facts.append(plural(len(change.details), "field"))
     if change.kind == "delete":
@@ -353,6 +356,8 @@ def _section_body(change: Change) -> str:
             for b in change.blocks
         ]
         return "\n".join(lines)
+    if change.kind == "release":
+        return f"Spec id {code(change.spec_id or '(unknown)')}: {md(RELEASE_TEXT)}."
     intro = {
         "adopt": "Adds the ownership marker to this existing spec.",
         "rename": f"Renames {code(change.previous_name or '')} to {code(change.name)}.",

@@ -15,6 +15,7 @@ import click
 from reconciler.drift import SECTIONS, Drift
 from reconciler.plan import Change, Plan
 from reconciler.render.values import (
+    RELEASE_TEXT,
     blocked_note,
     cascade_text,
     clean,
@@ -33,6 +34,7 @@ _SYMBOL = {
     "rename": "->",
     "adopt": "~",
     "update": "~",
+    "release": "=",
     "delete": "-",
     "orphan": "!",
 }
@@ -41,6 +43,7 @@ _COLOUR = {
     "rename": "yellow",
     "adopt": "yellow",
     "update": "yellow",
+    "release": "cyan",
     "delete": "red",
 }
 _HEAD_INDENT = "  "
@@ -108,6 +111,8 @@ def _body(change: Change, plan: Plan) -> list[str]:
         return lines
     if change.kind == "orphan":
         return [orphan_reason(plan)]
+    if change.kind == "release":
+        return [RELEASE_TEXT]
     lines = ["adopt: add ownership marker"] if change.kind == "adopt" else []
     lines.extend(
         f"{clean(d.path)}: {format_value(d.before)} -> {format_value(d.after)}"

@@ -161,13 +161,22 @@ def orphan_plan() -> Plan:
     orphan = Change(
         kind="orphan", name="Stray-cell", spec_id="c0ffee00-0000-4000-8000-000000000001"
     )
+    release = Change(
+        kind="release",
+        name="Retired-2019-cell",
+        spec_id="c0ffee00-0000-4000-8000-000000000002",
+        fields=("properties",),
+        owned=("properties",),
+        body={"properties": {"lab": "B"}},
+        live_digest="sha256:5e1f",
+    )
     return Plan(
         project_id="5f3a2d10-7e55-4c1b-8d2e-6a9b0c4f1e22",
         owner="cells-team",
         api_url="http://127.0.0.1:8765",
         manifests_dir="manifests/rnd",
         prune=False,
-        changes=(orphan,),
+        changes=(orphan, release),
         unchanged=("Si-Gr-pouch",),
         managed_count=2,
     )
@@ -208,6 +217,7 @@ def test_colour_only_when_asked() -> None:
     assert not ANSI.search(plain)
     assert ANSI.search(coloured)
     assert click.unstyle(coloured) == plain
+    assert "\x1b[36m=  release" in coloured
     green, yellow, red = "\x1b[32m", "\x1b[33m", "\x1b[31m"
     for head in (green + "+  create", yellow + "~  update", yellow + "~  adopt", red + "-  delete"):
         assert head in coloured
@@ -222,7 +232,7 @@ def test_summary_line_forms() -> None:
         "Plan: 1 to create, 1 to rename, 1 to adopt, 1 to update, 2 to delete "
         "(cascade: 13 instances, 3 batches, 365 measurements)."
     ) in text.splitlines()
-    assert "No changes. 1 spec up to date." in text.splitlines()
+    assert "Plan: 0 to create, 0 to update, 1 to release, 0 to delete." in text.splitlines()
     only_update = Plan(
         project_id="p",
         owner="o",

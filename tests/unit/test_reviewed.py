@@ -95,3 +95,12 @@ def test_check_pairs_refuses_everything_on_any_reason_and_counts_what_is_done() 
     with pytest.raises(StalePlanError) as refused:
         check_pairs([(plan(CREATE, UPDATE), fresh)], ["found before"])
     assert refused.value.reasons == ["found before"]
+
+
+def test_a_release_is_done_once_the_spec_is_unmarked() -> None:
+    release = Change("release", "Old", spec_id="s3", body={"properties": {}}, live_digest="l3")
+    checked = check_reviewed(plan(release), plan(unmanaged=("Old",)))
+    assert checked.reasons == () and [c.name for c in checked.already] == ["Old"]
+    for fresh in (plan(unchanged=("Old",)), plan(other_owners={"Old": "ionworks-apply/team"})):
+        [reason] = check_reviewed(plan(release), fresh).reasons
+        assert reason == "'Old': the plan says release, but a fresh plan has nothing to do for it"
