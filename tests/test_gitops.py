@@ -259,3 +259,50 @@ def test_expect_takes_directories_and_a_well_formed_plan(
     assert bad.code == 1, bad.output
     [error] = bad.err.splitlines()
     assert error.startswith("Error:") and "garbage.json" in error
+
+
+# --- what a delete destroyed ---------------------------------------------------------------------
+
+
+def test_the_report_holds_the_full_record_of_every_deleted_spec(
+    run_cli: Cli, sandbox_env: dict[str, str], tmp_path: Path, api: Api
+) -> None:
+    """Issue 16.6: a deleted spec can at least be re-created from the apply report."""
+    doomed = spec_doc("Doomed", notes="years of work", source={"doi": "10.1000/xyz"})
+    manifests = write_manifests(tmp_path / "m", spec_doc("Keep"), doomed)
+    applied(run_cli, sandbox_env, str(manifests))
+    api.seed(api.spec("Doomed")["id"], instances=2, measurements=3, batches=1)
+    live = api.spec("Doomed")
+    write_manifests(manifests, spec_doc("Keep"))
+    report = tmp_path / "report.json"
+
+    result = run_cli(
+        "apply",
+        str(manifests),
+        "--prune",
+        "--allow-cascade",
+        "--yes",
+        "--report",
+        str(report),
+        env=sandbox_env,
+    )
+
+    assert result.code == 0, result.output
+    assert f"Report written to {report}, with the full record of the 1 deleted spec(s)." in (
+        result.out
+    )
+    [project] = json.loads(report.read_text())["results"]
+    [deleted] = [c for c in project["changes"] if c["kind"] == "delete"]
+    assert deleted["deleted"]["record"] == live
+    assert deleted["deleted"]["cascade"] == {"instances": 2, "batches": 1, "measurements": 6}
+    assert all(c["deleted"] is None for c in project["changes"] if c["kind"] != "delete")
+
+    restore = tmp_path / "restore"
+    restore.mkdir()
+    (restore / "doomed.yaml").write_text(deleted["deleted"]["manifest"])
+    recreated = run_cli("plan", str(restore), "--format", "json", env=sandbox_env)
+    [plan] = json.loads(recreated.out)["plans"]
+    [create] = [c for c in plan["changes"] if c["kind"] == "create"]
+    assert create["body"]["notes"] == "years of work"
+    assert create["body"]["source"] == {"doi": "10.1000/xyz"}
+    assert create["body"]["ratings"] == doomed["ratings"]

@@ -240,9 +240,13 @@ def _summarise(results: Sequence[ApplyResult]) -> None:
 
 
 def _finish(results: Sequence[ApplyResult], report: Path | None) -> int:
-    """Write the report, then the exit code: 3 for a delete refused at the last moment, 1 for
-    a failure (or a report that could not be written), else 0."""
+    """Write the report (and say where), then the exit code: 3 for a delete refused at the
+    last moment, 1 for a failure (or a report that could not be written), else 0."""
     unwritten = _write_report(report, results) if report else None
+    if report and not unwritten:
+        deleted = sum(1 for r in results for o in r.outcomes if o.deleted)
+        held = f", with the full record of the {deleted} deleted spec(s)" if deleted else ""
+        terminal.echo(f"Report written to {report}{held}.")
     refused = [o for r in results for o in r.blocked]
     if refused:
         raise GuardError(
