@@ -8,8 +8,9 @@
 # the caller reads the exit-code output and decides.
 #
 # Inputs come from the environment (never from ${{ }} in the script text):
-#   IA_COMMAND          validate | plan | apply | drift
-#   IA_DIRECTORY        manifest directories (whitespace-separated), or a plan file for apply
+#   IA_COMMAND          validate | plan | apply | drift | show
+#   IA_DIRECTORY        manifest directories (whitespace-separated), or a plan file (apply, show)
+#   IA_EXPECT           apply only: the reviewed plan apply must match (apply --expect)
 #   IA_ARGS             extra arguments for the command (whitespace-separated, no quoting)
 #   IA_FAIL_ON_ERROR    "true" (default) or "false"
 #   IA_OUTPUT_DIR       where report files go (default: a new directory under $RUNNER_TEMP)
@@ -19,9 +20,9 @@ set -euo pipefail
 
 command="${IA_COMMAND:-}"
 case "$command" in
-  validate | plan | apply | drift) ;;
+  validate | plan | apply | drift | show) ;;
   *)
-    echo "::error title=ionworks-apply::command must be validate, plan, apply or drift (got '${command}')"
+    echo "::error title=ionworks-apply::command must be validate, plan, apply, drift or show (got '${command}')"
     exit 1
     ;;
 esac
@@ -49,12 +50,15 @@ case "$command" in
     plan_file="$out_dir/plan.json"
     args+=(--format markdown --out "$plan_file" --detailed-exitcode)
     ;;
-  drift)
+  drift | show)
     args+=(--format markdown)
     ;;
   apply)
     report_file="$out_dir/apply-report.json"
     args+=(--yes --report "$report_file")
+    if [[ -n "${IA_EXPECT:-}" ]]; then
+      args+=(--expect "$IA_EXPECT")
+    fi
     ;;
 esac
 args+=("${extra[@]}")
@@ -122,8 +126,11 @@ fenced() {
 
 write_markdown() {
   local marker="<!-- ionworks-apply-${command} -->"
+  if [[ "$command" == show ]]; then
+    marker="<!-- ionworks-apply-plan -->"
+  fi
   case "$command" in
-    plan | drift)
+    plan | drift | show)
       if [[ -s "$stdout_file" ]]; then
         if [[ "$(head -n 1 "$stdout_file")" != "$marker" ]]; then
           echo "$marker"
