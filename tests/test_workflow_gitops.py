@@ -149,6 +149,10 @@ def test_report_fences_cannot_be_closed_by_the_log(
     assert "~~~~~~~~~~~~\n# not a heading &lt;img" in block
 
 
+def api_writes(api: Api) -> list[dict[str, Any]]:
+    return [w for w in api.writes() if not w["path"].startswith("/_sandbox")]
+
+
 # --- after merge: the reviewed plan, or nothing ---------------------------------------------------
 
 MERGED, HEAD, OLD_HEAD = "m" * 40, "h" * 40, "o" * 40
@@ -258,8 +262,7 @@ def test_after_merge_the_reviewed_plan_is_found_shown_and_applied_exactly(
         assert (applied.code, applied.outputs["exit-code"]) == (0, "0"), applied.log
         assert api.spec("Keep")["ratings"]["capacity"]["value"] == 4.0
         assert {s["name"] for s in api.specs()} == {"Keep", "Other", "New"}
-        writes = [w["method"] for w in api.writes() if not w["path"].startswith("/_sandbox")]
-        assert sorted(writes) == ["PATCH", "POST"]
+        assert sorted(w["method"] for w in api_writes(api)) == ["PATCH", "POST"]
         report = json.loads(Path(applied.outputs["report-file"]).read_text())
         assert report["results"][0]["summary"]["applied"] == 2
     finally:
@@ -288,7 +291,7 @@ def test_after_merge_a_change_made_in_ionworks_since_the_review_writes_nothing(
         assert "'Other': a fresh plan also has a update that the plan does not hold" in (
             applied.markdown()
         )
-        assert [w for w in api.writes() if not w["path"].startswith("/_sandbox")] == []
+        assert api_writes(api) == []
         assert api.spec("Keep")["ratings"]["capacity"]["value"] == 5.0
     finally:
         api.close()
