@@ -37,7 +37,7 @@ from reconciler.errors import (
 from reconciler.material_writes import MaterialWriter
 from reconciler.ownership import foreign_owner, marker_of
 from reconciler.plan import Cascade, Change, Plan
-from reconciler.results import ApplyResult, Outcome
+from reconciler.results import ApplyResult, DeletedSpec, Outcome
 from reconciler.units import is_quantity
 
 #: Attempts per change at the applier level, each after re-reading the live state.
@@ -246,6 +246,7 @@ class Applier:
         after = await self._patch(spec_id, change.body)
         expected = {**normalise.live_body(start), **change.body}
         verb = {"rename": f"renamed from '{change.previous_name}'", "adopt": "adopted"}
+        verb["release"] = "released: no longer managed; the spec and its data are kept"
         owned = {*change.owned, *change.body}
         return await self._ensure(
             change, spec_id, expected, after, verb.get(change.kind, "updated"), owned
@@ -312,10 +313,12 @@ class Applier:
         read and the DELETE itself: the API offers no conditional delete to close it.
         """
         spec_id = change.spec_id or ""
+        last: DeletedSpec | None = None  # the record read just before the DELETE: the report's
 
         async def delete() -> Outcome:
+            nonlocal last
             try:
-                refusal = await self._delete_refusal(change)
+                refusal, last = await self._delete_refusal(change)
             except NotFoundError:
                 return Outcome(change, "already", "already deleted", spec_id)
             if refusal:
@@ -325,20 +328,22 @@ class Applier:
                     f"{refusal}; the spec and its data are kept (run plan again to review)",
                     spec_id,
                 )
-            deleted = await self.client.delete_spec(spec_id)
-            return Outcome(change, "applied" if deleted else "already", "deleted", spec_id)
+            if await self.client.delete_spec(spec_id):
+                return Outcome(change, "applied", "deleted", spec_id, deleted=last)
+            return Outcome(change, "already", "deleted", spec_id)
 
         async def landed() -> Outcome | None:
             try:
                 await self.client.get_spec(spec_id)
             except NotFoundError:
-                return Outcome(change, "applied", "deleted", spec_id)
+                return Outcome(change, "applied", "deleted", spec_id, deleted=last)
             return None
 
         return await self._retrying(delete, landed)
 
-    async def _delete_refusal(self, change: Change) -> str:
-        """Why ``change``'s spec may no longer be deleted ("" if it may), from a fresh read."""
+    async def _delete_refusal(self, change: Change) -> tuple[str, DeletedSpec]:
+        """Why ``change``'s spec may no longer be deleted ("" if it may), from a fresh read,
+        and what that read found: the record and cascade a DELETE now would destroy."""
         record = await self.client.get_spec(change.spec_id or "")
         moved: list[str] = []
         marker = marker_of(record)
@@ -356,7 +361,7 @@ class Applier:
                 f"it would now also delete {counted.describe()} "
                 f"(the plan showed {planned.describe()})"
             )
-        return "; ".join(moved)
+        return "; ".join(moved), DeletedSpec(record, counted)
 
     async def _verify(self, outcomes: Sequence[Outcome]) -> list[str]:
         """Re-fetch every touched spec and report what does not hold; never writes again.

@@ -32,6 +32,12 @@ def _non_empty_glob(glob: str) -> str:
     return glob
 
 
+def _non_empty_release_glob(glob: str) -> str:
+    if not glob.strip():
+        raise ValueError("a release glob must not be empty")
+    return glob
+
+
 def _ignorable_field(field: str) -> str:
     problem = ignore_field_problem(field, TOP_LEVEL_FIELDS)
     if problem:
@@ -40,6 +46,7 @@ def _ignorable_field(field: str) -> str:
 
 
 Glob = Annotated[str, AfterValidator(_non_empty_glob)]
+ReleaseGlob = Annotated[str, AfterValidator(_non_empty_release_glob)]
 IgnoredField = Annotated[str, AfterValidator(_ignorable_field)]
 
 
@@ -80,6 +87,12 @@ class ProjectConfig(BaseModel):
         default=False,
         description="Allow a material change that reaches specs this directory does not manage "
         "(another owner's, or unmanaged ones): materials are shared by every spec using them.",
+    )
+    release: list[ReleaseGlob] = Field(
+        default_factory=list,
+        description="Globs of spec names to stop managing without deleting them: apply removes "
+        "the ownership marker and keeps the spec, its cell instances and measurements; it is "
+        "unmanaged from then on (never pruned, not drift). No manifest may declare such a spec.",
     )
     ignore_fields: list[IgnoredField] = Field(
         default_factory=list,

@@ -2,8 +2,8 @@
 
 It is a plan made without pruning, read as a report: every write the plan would make is drift
 (a field changed in the web app, a spec missing live, a spec not yet adopted or renamed), and so
-is an orphan (ours, but no manifest). Unmanaged specs (no marker) are listed, not counted: they
-are other people's business.
+is an orphan (ours, but no manifest). Unmanaged specs (no marker) and specs managed by another
+owner (another directory's marker) are listed, not counted: they are other people's business.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("adopt", "not adopted (same name in Ionworks, no ownership marker)"),
     ("rename", "not renamed (still under a previous name)"),
     ("orphan", "orphaned (ours, but no manifest)"),
+    ("release", "not yet released (matched by a release glob in the config, still ours)"),
 )
 
 
@@ -47,6 +48,7 @@ class Drift:
     def data(self) -> dict[str, Any]:
         return {
             "project_id": self.plan.project_id,
+            "project_name": self.plan.project_name,
             "owner": self.plan.owner,
             "manifests_dir": self.plan.manifests_dir,
             "in_sync": self.in_sync,
@@ -66,4 +68,5 @@ class Drift:
             ],
             "in_sync_specs": list(self.plan.unchanged),
             "unmanaged": list(self.plan.unmanaged),
+            "other_owners": dict(self.plan.other_owners),
         }

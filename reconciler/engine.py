@@ -25,18 +25,22 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from reconciler import guards, normalise
 from reconciler.api import ApiSettings, IonworksClient
 from reconciler.applier import Applier, Reporter, count_cascade
-from reconciler.errors import ConfigError, PlanFileError, StalePlanError, UsageError
+from reconciler.errors import ConfigError, PlanFileError, UsageError
 from reconciler.freshness import check_fresh
 from reconciler.manifests import ManifestSet, load_manifests
 from reconciler.plan import Plan, load_plans
 from reconciler.planner import build_plan
+from reconciler.projects import project_name
 from reconciler.results import ApplyResult, Outcome
-from reconciler.reviewed import check_reviewed
+from reconciler.reviewed import check_pairs, pair_by_project
 
 if TYPE_CHECKING:
     from reconciler.sandbox.server import SandboxServer
 
 T = TypeVar("T")
+
+#: How plans made with ``--sandbox`` name their API: this prefix and the state directory.
+SANDBOX_API_PREFIX = "sandbox:"
 
 #: Seconds the work may take to stop after the first Ctrl-C before the process ends anyway.
 INTERRUPT_GRACE = 3.0
@@ -200,6 +204,14 @@ class Connection:
                 self._settings = ApiSettings.from_env(**overrides)
         return self._settings
 
+    def api_identity(self) -> str:
+        """The API as plans record it: the base URL, or for the embedded sandbox its state
+        directory (its URL is a new ephemeral port every run, so it cannot tell a saved plan's
+        sandbox apart from another)."""
+        if self.sandbox_dir is not None:
+            return SANDBOX_API_PREFIX + os.path.normpath(self.sandbox_dir)
+        return self.settings().base_url
+
     def close(self) -> None:
         self._stack.close()
 
@@ -280,6 +292,7 @@ async def make_plan(
 ) -> Plan:
     """Fetch the project's specs, diff them against the manifests, count cascades, run guards."""
     config = target.manifests.config
+    name = await project_name(client, target.project_id)
     with fewer_collections():
         live = await client.list_specs(target.project_id, full=True, view=normalise.live_view)
         plan = build_plan(
@@ -290,7 +303,7 @@ async def make_plan(
             manifests_dir=str(target.directory),
             prune=prune or (use_config_prune and config.prune),
         )
-    plan = await with_cascades(client, plan)
+    plan = await with_cascades(client, replace(plan, project_name=name))
     return guards.evaluate(plan, config, options, desired_count=len(target.manifests.specs))
 
 
@@ -314,15 +327,14 @@ def plan_directories(
     use_config_prune: bool = True,
 ) -> list[Plan]:
     """Plan every directory; ``use_config_prune=False`` ignores the config's prune (drift)."""
-    settings = connection.settings()
-    targets = load_targets(directories, settings.project_id)
+    targets = load_targets(directories, connection.settings().project_id)
     return _plan_targets(
-        settings, targets, [prune] * len(targets), options, use_config_prune=use_config_prune
+        connection, targets, [prune] * len(targets), options, use_config_prune=use_config_prune
     )
 
 
 def _plan_targets(
-    settings: ApiSettings,
+    connection: Connection,
     targets: Sequence[Target],
     prunes: Sequence[bool],
     options: guards.GuardOptions,
@@ -330,6 +342,8 @@ def _plan_targets(
     use_config_prune: bool,
 ) -> list[Plan]:
     """Plan the targets concurrently with one client, each with its prune."""
+    settings = connection.settings()
+    api_url = connection.api_identity()
 
     async def go() -> list[Plan]:
         async with IonworksClient(settings) as client:
@@ -337,7 +351,7 @@ def _plan_targets(
                 make_plan(
                     client,
                     target,
-                    api_url=settings.base_url,
+                    api_url=api_url,
                     prune=prune,
                     options=options,
                     use_config_prune=use_config_prune,
@@ -360,12 +374,8 @@ def plan_saved(
     """
     saved = load_plans(path)
     settings = connection.settings()
+    _check_api(saved, connection)
     for plan in saved:
-        if plan.api_url.rstrip("/") != settings.base_url.rstrip("/"):
-            raise UsageError(
-                f"the plan was made against {plan.api_url}, not {settings.base_url}; "
-                "make a new plan against this API"
-            )
         if not Path(plan.manifests_dir).is_dir():
             raise PlanFileError(
                 f"the plan was made from the manifests in {plan.manifests_dir}, which is not "
@@ -373,17 +383,39 @@ def plan_saved(
             )
     targets = load_targets([Path(p.manifests_dir) for p in saved], settings.project_id)
     fresh = _plan_targets(
-        settings, targets, [p.prune for p in saved], options, use_config_prune=False
+        connection, targets, [p.prune for p in saved], options, use_config_prune=False
     )
-    checked = [check_reviewed(s, f) for s, f in zip(saved, fresh, strict=True)]
-    reasons = [reason for c in checked for reason in c.reasons]
-    if reasons:
-        raise StalePlanError(reasons)
-    already = [
-        [Outcome(change, "already", "already applied", change.spec_id) for change in c.already]
-        for c in checked
-    ]
-    return [c.plan for c in checked], already
+    return check_pairs(list(zip(saved, fresh, strict=True)))
+
+
+def plan_expected(
+    connection: Connection,
+    path: Path,
+    directories: Sequence[Path],
+    *,
+    prune: bool,
+    options: guards.GuardOptions,
+) -> tuple[list[Plan], list[list[Outcome]]]:
+    """The directories' fresh plans (as ``apply DIR`` makes them) if they are exactly the
+    reviewed plan in ``path`` (else StalePlanError), and the reviewed changes already done.
+
+    The file only narrows what is written: directories, configs and prune come from this run
+    (a pull request's plan artifact may come from a fork: untrusted, strictly validated)."""
+    reviewed = load_plans(path)
+    _check_api(reviewed, connection)
+    fresh = plan_directories(connection, directories, prune=prune, options=options)
+    return check_pairs(*pair_by_project(reviewed, fresh))
+
+
+def _check_api(plans: Sequence[Plan], connection: Connection) -> None:
+    """Refuse plans made against another API before planning anything."""
+    here = connection.api_identity()
+    for plan in plans:
+        if plan.api_url.rstrip("/") != here.rstrip("/"):
+            raise UsageError(
+                f"the plan was made against {plan.api_url}, not {here}; "
+                "make a new plan against this API"
+            )
 
 
 # -- applying -----------------------------------------------------------------------------------
@@ -423,6 +455,7 @@ def fetch_specs(connection: Connection) -> tuple[str, list[dict[str, Any]]]:
 
     async def go() -> list[dict[str, Any]]:
         async with IonworksClient(settings) as client:
+            await project_name(client, project_id)
             return await client.list_specs(project_id, full=True)
 
     return project_id, run(go())

@@ -26,7 +26,7 @@ from reconciler.ownership import marker_for
 FORMAT_VERSION = 2
 T = TypeVar("T")
 
-ChangeKind = Literal["create", "rename", "adopt", "update", "delete", "orphan"]
+ChangeKind = Literal["create", "rename", "adopt", "update", "release", "delete", "orphan"]
 
 #: Render and apply order; deletes come last so nothing is lost before everything else landed.
 KIND_ORDER: dict[str, int] = {
@@ -34,12 +34,14 @@ KIND_ORDER: dict[str, int] = {
     "rename": 1,
     "adopt": 2,
     "update": 3,
-    "delete": 4,
-    "orphan": 5,
+    "release": 4,
+    "delete": 5,
+    "orphan": 6,
 }
 
-#: Kinds that write to the API; an orphan is only reported.
-WRITING_KINDS = frozenset({"create", "rename", "adopt", "update", "delete"})
+#: Kinds that write to the API; an orphan is only reported. A release removes our ownership
+#: marker (one PATCH) and keeps the spec and everything under it.
+WRITING_KINDS = frozenset({"create", "rename", "adopt", "update", "release", "delete"})
 
 
 @dataclass(frozen=True)
@@ -271,6 +273,10 @@ class Plan:
     managed_count: int = 0
     desired_digest: str = ""
     tool_version: str = __version__
+    #: The project's name as the API gave it (None when it gave none): headers show it.
+    project_name: str | None = None
+    #: Specs carrying another owner's marker (name -> marker): theirs, never touched.
+    other_owners: dict[str, str] = field(default_factory=dict)
     #: Ids of every spec listed when the plan was made; not saved (a file's word is not needed).
     live_ids: frozenset[str] = field(default=frozenset(), compare=False)
     materials: tuple[MaterialChange, ...] = ()
@@ -325,7 +331,7 @@ class Plan:
     def live_count(self) -> int:
         """How many specs the project held when the plan was made (every one is listed)."""
         listed = sum(1 for c in self.changes if c.kind != "create")
-        return listed + len(self.unchanged) + len(self.unmanaged)
+        return listed + len(self.unchanged) + len(self.unmanaged) + len(self.other_owners)
 
     def total_cascade(self) -> Cascade:
         deletes = [c.cascade for c in self.of_kind("delete") if c.cascade]
@@ -339,6 +345,7 @@ class Plan:
     def data(self) -> dict[str, Any]:
         return {
             "project_id": self.project_id,
+            "project_name": self.project_name,
             "owner": self.owner,
             "api_url": self.api_url,
             "manifests_dir": self.manifests_dir,
@@ -353,6 +360,7 @@ class Plan:
             "kept_materials": list(self.kept_materials),
             "unchanged": list(self.unchanged),
             "unmanaged": list(self.unmanaged),
+            "other_owners": dict(self.other_owners),
         }
 
     @classmethod

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
 from reconciler import compare, normalise
 from reconciler.errors import LiveStateError, Location, ManifestError, Problem
 from reconciler.manifests import ManifestSet, SpecDocument
 from reconciler.materials import plan_materials
-from reconciler.ownership import MARKER_PATH, foreign_owner, marker_of, with_marker
+from reconciler.ownership import MARKER_KEY, MARKER_PATH, foreign_owner, marker_of, with_marker
 from reconciler.paths import copy_tree, get_path, set_path, split_path, without_paths
 from reconciler.plan import Change, FieldChange, Plan
 from reconciler.units import is_quantity
@@ -167,6 +168,10 @@ def build_plan(
     set_digest = compare.ListDigest()  # = digest([spec.body for spec in manifests.specs])
 
     for spec in manifests.specs:
+        released = _released_declared(spec, config.release)
+        if released:
+            problems.append(released)
+            continue
         ignores = ignored_paths(spec, config.ignore_fields)
         state = normalise.spec_state(spec.body)
         canonical = compare.comparable(state)
@@ -238,20 +243,30 @@ def build_plan(
         name = str(record["name"])
         if name in claimed:
             continue
+        release = any(fnmatchcase(name, glob) for glob in config.release)
         changes.append(
             Change(
-                kind="delete" if prune else "orphan",
+                kind="release" if release else "delete" if prune else "orphan",
                 name=name,
                 spec_id=str(record["id"]),
+                fields=("properties",) if release else (),
+                owned=("properties",) if release else (),
+                body=release_body(record) if release else {},
                 live_digest=compare.live_digest(record),
                 live_updated_at=record.get("updated_at"),
             )
         )
-    unmanaged = sorted(
-        str(r["name"])
-        for r in live_records
-        if marker_of(r) != marker and str(r["name"]) not in claimed
-    )
+    unmanaged: list[str] = []
+    other_owners: dict[str, str] = {}
+    for record in live_records:
+        name = str(record["name"])
+        if marker_of(record) == marker or name in claimed:
+            continue
+        owner = foreign_owner(record, marker)
+        if owner:
+            other_owners[name] = owner
+        else:
+            unmanaged.append(name)
     materials, kept = plan_materials(
         manifests.materials, live_records, matched, created, changes, marker
     )
@@ -263,13 +278,39 @@ def build_plan(
         prune=prune,
         changes=tuple(changes),
         unchanged=tuple(sorted(unchanged)),
-        unmanaged=tuple(unmanaged),
+        unmanaged=tuple(sorted(unmanaged)),
+        other_owners=dict(sorted(other_owners.items())),
         managed_count=len(managed),
         desired_digest=set_digest.hexdigest(),
         live_ids=frozenset(str(r["id"]) for r in live_records),
         materials=tuple(materials),
         kept_materials=tuple(kept),
     )
+
+
+def release_body(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The PATCH that releases a spec: its live properties, every one kept, without the marker.
+
+    A server that deep-merges keeps the marker; apply then removes it with an explicit null
+    (``applier._ensure``), as it removes any nested key a merge kept.
+    """
+    properties = normalise.live_body(record).get("properties")
+    kept = properties if isinstance(properties, Mapping) else {}
+    return {"properties": {k: copy_tree(v) for k, v in kept.items() if k != MARKER_KEY}}
+
+
+def _released_declared(spec: SpecDocument, globs: Sequence[str]) -> Problem | None:
+    """A manifest declaring a spec the config releases: it cannot be both managed and not."""
+    for name in (spec.name, *spec.lifecycle.previous_names):
+        for glob in globs:
+            if fnmatchcase(name, glob):
+                return _problem(
+                    spec.field_locations.get("name", spec.location),
+                    f"'{name}' is declared by this manifest and matched by the release glob "
+                    f"'{glob}' in ionworks-apply.yaml; a spec is either managed or released: "
+                    "remove the manifest or the glob",
+                )
+    return None
 
 
 def _by_name(

@@ -8,9 +8,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from reconciler.plan import Change, MaterialChange, Plan
+from reconciler.plan import Cascade, Change, MaterialChange, Plan
 
 Status = Literal["applied", "already", "failed", "skipped", "blocked"]
+
+
+@dataclass(frozen=True)
+class DeletedSpec:
+    """What a delete destroyed: the spec's full live record, read just before the DELETE, and
+    what went with it. Instances and measurements cannot be brought back; with this in the
+    report the spec itself can at least be re-created (``manifest`` is ready to apply)."""
+
+    record: dict[str, Any]
+    cascade: Cascade
+
+    @property
+    def data(self) -> dict[str, Any]:
+        from reconciler.export import manifest_text  # ruamel.yaml only when a report is written
+
+        return {
+            "record": self.record,
+            "cascade": self.cascade.data,
+            "manifest": manifest_text(self.record),
+        }
 
 
 @dataclass(frozen=True)
@@ -25,6 +45,8 @@ class Outcome:
     restored: tuple[str, ...] = ()
     #: False for a failure a re-run cannot fix (another owner's spec took the name).
     converges_on_rerun: bool = True
+    #: For a spec this apply deleted: what was destroyed.
+    deleted: DeletedSpec | None = None
 
     @property
     def data(self) -> dict[str, Any]:
@@ -35,6 +57,7 @@ class Outcome:
             "message": self.message,
             "spec_id": self.spec_id or self.change.spec_id,
             "restored": list(self.restored),
+            "deleted": self.deleted.data if self.deleted else None,
         }
 
 

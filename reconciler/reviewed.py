@@ -8,15 +8,22 @@ plan. Any difference refuses the whole plan before the first write. A reviewed c
 state already shows done (a plan applied twice) is reported as already applied, not as a
 difference.
 
-Pure functions over two Plans; the engine fetches and plans.
+Pure functions over two Plans; the engine fetches and plans. ``check_pairs`` is the one
+comparison behind both ways of applying a reviewed plan: ``apply PLANFILE`` (the file's own
+directories, re-planned) and ``apply --expect PLANFILE DIR...`` (the directories given, re-planned
+as ``apply DIR`` would, paired with the file's plans by project and owner, so the file can only
+narrow what is written, never choose it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from reconciler.compare import canonical_json
+from reconciler.errors import StalePlanError
 from reconciler.plan import Cascade, Change, Plan
+from reconciler.results import Outcome
 
 
 @dataclass(frozen=True)
@@ -78,10 +85,66 @@ def check_reviewed(reviewed: Plan, fresh: Plan) -> Reviewed:
     return Reviewed(plan, tuple(already), tuple(reasons))
 
 
+def check_pairs(
+    pairs: Sequence[tuple[Plan, Plan]], reasons: Sequence[str] = ()
+) -> tuple[list[Plan], list[list[Outcome]]]:
+    """Each (reviewed, fresh) pair checked: the plans to apply and, per plan, the reviewed
+    changes already done; StalePlanError naming every difference (and ``reasons`` found
+    before) if there is any, so nothing at all is written."""
+    checked = [check_reviewed(reviewed, fresh) for reviewed, fresh in pairs]
+    found = [*reasons, *(reason for c in checked for reason in c.reasons)]
+    if found:
+        raise StalePlanError(found)
+    already = [
+        [Outcome(change, "already", "already applied", change.spec_id) for change in c.already]
+        for c in checked
+    ]
+    return [c.plan for c in checked], already
+
+
+def pair_by_project(
+    reviewed: Sequence[Plan], fresh: Sequence[Plan]
+) -> tuple[list[tuple[Plan, Plan]], list[str]]:
+    """Each fresh plan with the reviewed plan of its project and owner, and what has none.
+
+    A directory no reviewed plan covers, a reviewed plan no directory reconciles, and a
+    project reviewed twice are each a reason to refuse: the review must cover exactly what
+    is applied.
+    """
+    reasons: list[str] = []
+    by_key: dict[tuple[str, str], Plan] = {}
+    for plan in reviewed:
+        key = (plan.project_id, plan.owner)
+        if key in by_key:
+            reasons.append(
+                f"the reviewed plan holds project {plan.project_id} (owner '{plan.owner}') twice"
+            )
+        by_key[key] = plan
+    pairs: list[tuple[Plan, Plan]] = []
+    for plan in fresh:
+        match = by_key.pop((plan.project_id, plan.owner), None)
+        if match is None:
+            reasons.append(
+                f"{plan.manifests_dir} reconciles project {plan.project_id} (owner "
+                f"'{plan.owner}'), which the reviewed plan does not cover"
+            )
+        else:
+            pairs.append((match, plan))
+    reasons.extend(
+        f"the reviewed plan is for project {plan.project_id} (owner '{plan.owner}') too, "
+        "which none of the directories given reconciles"
+        for plan in by_key.values()
+    )
+    return pairs, reasons
+
+
 def _done(change: Change, unchanged: set[str], fresh: Plan) -> bool:
-    """Whether the live state shows ``change`` done: the spec is as desired, or deleted."""
+    """Whether the live state shows ``change`` done: the spec is as desired, deleted, or (a
+    release) unmarked; taken over by another owner meanwhile is a difference, not done."""
     if change.kind == "delete":
         return change.spec_id not in fresh.live_ids
+    if change.kind == "release":
+        return change.name in fresh.unmanaged
     return change.name in unchanged
 
 
@@ -111,6 +174,8 @@ def _difference(change: Change, fresh: Change, reviewed: Plan) -> str:
         )
     if change.desired_digest != fresh.desired_digest:
         return f"'{name}': its manifest changed since the plan was made"
+    if change.owned != fresh.owned:
+        return f"'{name}': the fields its manifest declares changed since the plan was made"
     if fresh.kind == "delete":
         now, planned = fresh.cascade or Cascade(), change.cascade or Cascade()
         if now.grew_from(planned):

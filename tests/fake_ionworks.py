@@ -28,6 +28,8 @@ class FakeIonworks:
     project_id: str = "p-1"
     requests: list[tuple[str, str]] = field(default_factory=list)
     url: str = ""
+    #: ``GET /projects/{id}``'s status and body (None: the project exists, named "Fake project").
+    project_answer: tuple[int, Any] | None = None
 
     @property
     def writes(self) -> list[tuple[str, str]]:
@@ -47,6 +49,8 @@ class FakeIonworks:
         if method != "GET":
             return 500, {"error_code": "INTERNAL", "message": "writes are not served here"}
         if path.startswith("/projects/"):
+            if self.project_answer is not None:
+                return self.project_answer
             return 200, {"id": path.rsplit("/", 1)[1], "name": "Fake project"}
         if path == "/cell_specifications":
             limit = int(query.get("limit", ["100"])[0])

@@ -84,10 +84,16 @@ async def call(
 class RawServer:
     """A TCP server on 127.0.0.1: each connection's request head is recorded, then ``respond``
     writes whatever bytes it likes (a broken status line, a trickle, a bomb) and the connection
-    closes. ``respond`` should stop when ``server.stopping`` is set (the test is over)."""
+    closes. ``respond`` should stop when ``server.stopping`` is set (the test is over).
 
-    def __init__(self, respond: Callable[[RawServer, socket.socket, str], None]) -> None:
+    A plan reads its project first; unless ``projects`` is False, that read is answered well
+    and not recorded, so what a test serves is what comes after it."""
+
+    def __init__(
+        self, respond: Callable[[RawServer, socket.socket, str], None], *, projects: bool = True
+    ) -> None:
         self.respond = respond
+        self.projects = projects
         self.requests: list[str] = []
         self.stopping = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -132,6 +138,11 @@ class RawServer:
                     return
                 head += data
             request = head.decode("latin-1")
+            target = urlsplit(request.split(" ", 2)[1]).path
+            if self.projects and target.startswith("/projects/"):
+                project = {"id": target.rsplit("/", 1)[1], "name": "Test project"}
+                conn.sendall(http_answer(200, json.dumps(project).encode()))
+                return
             self.requests.append(request)
             with contextlib.suppress(OSError):  # the client gave up: that is often the point
                 self.respond(self, conn, request)

@@ -172,7 +172,7 @@ def test_api_refusing_everything_fails_cleanly_before_any_write(
     result = run_cli("apply", str(manifests), "--yes", env=sandbox_env)
     api.set_faults(fault_rate=0.0)
     assert result.code == 1, result.output
-    assert result.err.startswith("Error: listing cell specifications"), result.err
+    assert result.err.startswith("Error: reading project"), result.err
     assert "rate limited by the Ionworks API (429) after 6 attempts" in result.err
     assert "Traceback" not in result.output
     assert [r["method"] for r in api.journal()] == ["GET"] * 6, "GETs retried, nothing written"

@@ -39,7 +39,14 @@ def test_drift_in_sync_then_each_kind_of_drift(
     document = json.loads(run_cli("drift", str(manifests), "--format", "json", env=sandbox_env).out)
     [project] = document["projects"]
     assert document["in_sync"] is False
-    assert project["counts"] == {"update": 1, "create": 1, "adopt": 0, "rename": 0, "orphan": 1}
+    assert project["counts"] == {
+        "update": 1,
+        "create": 1,
+        "adopt": 0,
+        "rename": 0,
+        "orphan": 1,
+        "release": 0,
+    }
     assert project["unmanaged"] == ["Not ours"]
     markdown = run_cli("drift", str(manifests), "--format", "markdown", env=sandbox_env).out
     assert markdown.startswith("<!-- ionworks-apply-drift -->")

@@ -8,32 +8,33 @@ GITHUB_STEP_SUMMARY files), so what a pull request would show is what these test
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers import Api, spec_doc, write_manifests
 from ruamel.yaml import YAML
+from workflow_support import (
+    DRIFT_ISSUE_SH,
+    DRIFT_MARKER,
+    GITHUB_DIR,
+    PLAN_MARKER,
+    ROOT,
+    STICKY_COMMENT_SH,
+    ActionRun,
+    FakeGitHub,
+    action_runner,
+    assert_no_secret,
+    credentials,
+    fake_github_in,
+)
 
 from reconciler.sandbox.server import SandboxServer
 
-ROOT = Path(__file__).resolve().parent.parent
-GITHUB_DIR = ROOT / ".github"
-RUN_SH = GITHUB_DIR / "actions" / "ionworks-apply" / "run.sh"
-STICKY_COMMENT_SH = GITHUB_DIR / "scripts" / "sticky-comment.sh"
-DRIFT_ISSUE_SH = GITHUB_DIR / "scripts" / "drift-issue.sh"
 EXAMPLE_MANIFESTS = ROOT / "manifests"
-CLI = Path(sys.executable).parent / "ionworks-apply"
-
-PLAN_MARKER = "<!-- ionworks-apply-plan -->"
-DRIFT_MARKER = "<!-- ionworks-apply-drift -->"
 SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"#\s*v\d+\.\d+\.\d+\s*$")
 
@@ -45,94 +46,14 @@ ratings:
 """
 
 
-@dataclass
-class ActionRun:
-    """One run of run.sh: its exit code, log, step outputs and job summary."""
-
-    code: int
-    stdout: str
-    stderr: str
-    outputs: dict[str, str]
-    summary: str
-
-    @property
-    def log(self) -> str:
-        return self.stdout + self.stderr
-
-    def markdown(self) -> str:
-        return Path(self.outputs["markdown-file"]).read_text()
-
-
-def hermetic_env(**extra: str) -> dict[str, str]:
-    """The test process's environment minus anything that could leak in (credentials, CI)."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("IONWORKS_", "GITHUB_", "RUNNER_", "IA_")) and key != "PROJECT_ID"
-    }
-    env.update(extra)
-    return env
-
-
-def credentials(sandbox: SandboxServer) -> dict[str, str]:
-    return {
-        "IONWORKS_API_URL": sandbox.url,
-        "IONWORKS_API_KEY": sandbox.api_key,
-        "IONWORKS_PROJECT_ID": sandbox.project_id,
-    }
+@pytest.fixture
+def run_action(tmp_path: Path) -> Callable[..., ActionRun]:
+    return action_runner(tmp_path)
 
 
 @pytest.fixture
-def run_action(tmp_path: Path) -> Callable[..., ActionRun]:
-    """Run the action's run.sh in ``tmp_path/repo`` the way the runner does."""
-    assert CLI.exists(), (
-        f"the ionworks-apply console script is not installed next to {sys.executable}"
-    )
-    runner_temp = tmp_path / "runner-temp"
-    runner_temp.mkdir()
-
-    def run(command: str, *, env: dict[str, str] | None = None, **inputs: str) -> ActionRun:
-        output_file = tmp_path / f"github-output-{command}"
-        summary_file = tmp_path / f"step-summary-{command}"
-        output_file.write_text("")
-        summary_file.write_text("")
-        full_env = hermetic_env(
-            GITHUB_ACTIONS="true",
-            GITHUB_OUTPUT=str(output_file),
-            GITHUB_STEP_SUMMARY=str(summary_file),
-            RUNNER_TEMP=str(runner_temp),
-            IONWORKS_APPLY_BIN=str(CLI),
-            IA_COMMAND=command,
-            **{f"IA_{key.upper()}": value for key, value in inputs.items()},
-            **(env or {}),
-        )
-        done = subprocess.run(
-            ["bash", str(RUN_SH)],
-            cwd=tmp_path / "repo",
-            env=full_env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        outputs = dict(
-            line.split("=", 1) for line in output_file.read_text().splitlines() if "=" in line
-        )
-        return ActionRun(
-            done.returncode, done.stdout, done.stderr, outputs, summary_file.read_text()
-        )
-
-    (tmp_path / "repo").mkdir()
-    return run
-
-
-def assert_no_secret(secret: str, run: ActionRun) -> None:
-    for name, text in [
-        ("log", run.log),
-        ("summary", run.summary),
-        ("outputs", json.dumps(run.outputs)),
-        ("markdown", run.markdown()),
-    ]:
-        assert secret not in text, f"the API key leaked into the {name}"
+def fake_github(tmp_path: Path) -> FakeGitHub:
+    return fake_github_in(tmp_path)
 
 
 # --- (a) plan against a sandbox: summary, outputs, comment body ---------------------------------
@@ -345,130 +266,45 @@ def test_credentials_come_only_from_the_documented_secret_and_variable(path: Pat
     assert set(re.findall(r"vars\.(\w+)", text)) <= {"IONWORKS_PROJECT_ID"}
 
 
-def test_apply_workflow_is_serialised_gated_and_leaves_deletes_to_the_config() -> None:
+def test_apply_workflow_is_serialised_gated_and_applies_only_a_reviewed_plan() -> None:
     workflow = load_yaml(GITHUB_DIR / "workflows" / "apply.yml")
     assert workflow["concurrency"]["cancel-in-progress"] is False
     assert workflow["concurrency"]["group"].startswith("ionworks-apply-")
-    (job,) = workflow["jobs"].values()
-    assert job["environment"] == "ionworks-production"
-    (apply_step,) = [s for s in job["steps"] if s.get("with", {}).get("command") == "apply"]
-    # --prune/--allow-cascade only ever come from the manual run's explicit opt-in inputs.
-    assert apply_step["with"]["args"] == (
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"reviewed-plan", "apply"}
+    assert "environment" not in jobs["reviewed-plan"], "the approver sees the plan first"
+    assert jobs["apply"]["needs"] == "reviewed-plan"
+    assert jobs["apply"]["environment"] == "ionworks-production"
+    # --prune/--allow-cascade only ever come from the manual run's explicit opt-in inputs, and
+    # the manual run's plan is made with the same flags its apply gets.
+    opt_ins = (
         "${{ inputs.prune && '--prune' || '' }} "
         "${{ inputs.allow-cascade && '--allow-cascade' || '' }}"
     )
+    (plan_step,) = [s for s in jobs["reviewed-plan"]["steps"] if command_of(s) == "plan"]
+    assert plan_step["if"] == "github.event_name == 'workflow_dispatch'"
+    assert plan_step["with"]["args"] == opt_ins
+    (fetch,) = [s for s in jobs["reviewed-plan"]["steps"] if "reviewed-plan.sh" in s.get("run", "")]
+    assert fetch["if"] == "github.event_name == 'push'"
+    assert fetch["env"]["MERGED_SHA"] == "${{ github.sha }}"
+    (apply_step,) = [s for s in jobs["apply"]["steps"] if command_of(s) == "apply"]
+    assert apply_step["with"]["args"] == opt_ins
+    assert apply_step["with"]["expect"] == "${{ runner.temp }}/ionworks-reviewed-plan/plan.json"
+
+
+def command_of(step: dict[str, Any]) -> str | None:
+    command: str | None = step.get("with", {}).get("command")
+    return command
+
+
+@pytest.mark.parametrize("path", workflow_files(), ids=lambda p: p.name)
+def test_no_workflow_applies_anything_but_a_reviewed_plan(path: Path) -> None:
+    for step in all_steps(path):
+        if command_of(step) == "apply":
+            assert step["with"].get("expect"), f"{path.name}: an apply without --expect"
 
 
 # --- sticky PR comment and drift issue, against a stand-in gh ------------------------------------
-
-FAKE_GH = '''\
-"""A stand-in for the gh CLI: keeps comments and issues in a JSON file, logs every call."""
-import json, os, sys
-
-state_path = os.environ["FAKE_GH_STATE"]
-with open(state_path) as handle:
-    state = json.load(handle)
-args = sys.argv[1:]
-state["calls"].append(args)
-
-
-def option(name):
-    return args[args.index(name) + 1]
-
-
-def read(path):
-    with open(path) as handle:
-        return handle.read()
-
-
-out = None
-if args[:2] == ["api", "--paginate"]:
-    comments = state["comments"]
-    # Two pages, as gh prints them with --paginate.
-    out = json.dumps(comments[:1]) + json.dumps(comments[1:])
-elif args[0] == "api" and option("--method") == "PATCH":
-    comment_id = int(args[-3].rsplit("/", 1)[1])
-    comment = next(c for c in state["comments"] if c["id"] == comment_id)
-    comment["body"] = json.load(sys.stdin)["body"]
-    out = json.dumps({"html_url": f"https://example.invalid/c/{comment_id}"})
-elif args[0] == "api" and option("--method") == "POST":
-    new_id = 1000 + len(state["comments"])
-    body = json.load(sys.stdin)["body"]
-    state["comments"].append({"id": new_id, "body": body, "user": {"type": "Bot"}})
-    out = json.dumps({"html_url": f"https://example.invalid/c/{new_id}"})
-elif args[:2] == ["issue", "list"]:
-    label = option("--label")
-    out = json.dumps([
-        {"number": i["number"], "body": i["body"]}
-        for i in state["issues"] if i["state"] == "open" and label in i["labels"]
-    ])
-elif args[:2] == ["issue", "create"]:
-    number = 1 + max([i["number"] for i in state["issues"]], default=0)
-    state["issues"].append({"number": number, "state": "open", "labels": [option("--label")],
-                            "title": option("--title"), "body": read(option("--body-file")),
-                            "comments": []})
-    out = f"https://example.invalid/issues/{number}"
-elif args[:2] in (["issue", "edit"], ["issue", "close"]):
-    issue = next(i for i in state["issues"] if i["number"] == int(args[2]))
-    if args[1] == "edit":
-        issue["body"] = read(option("--body-file"))
-    else:
-        issue["state"] = "closed"
-        issue["comments"].append(option("--comment"))
-elif args[:2] == ["label", "create"]:
-    pass
-else:
-    sys.exit(f"fake gh: unexpected call {args}")
-
-with open(state_path, "w") as handle:
-    json.dump(state, handle)
-if out is not None:
-    print(out)
-'''
-
-
-@dataclass
-class FakeGitHub:
-    """A directory with the stand-in gh on PATH and the state it keeps."""
-
-    state_file: Path
-    env: dict[str, str]
-
-    def state(self) -> dict[str, Any]:
-        loaded: dict[str, Any] = json.loads(self.state_file.read_text())
-        return loaded
-
-    def set(self, **state: Any) -> None:
-        self.state_file.write_text(json.dumps({"comments": [], "issues": [], "calls": [], **state}))
-
-    def run(self, script: Path, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["bash", str(script)],
-            env={**self.env, **env},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-
-
-@pytest.fixture
-def fake_github(tmp_path: Path) -> FakeGitHub:
-    assert shutil.which("jq"), "the scripts need jq (present on GitHub's runners)"
-    bin_dir = tmp_path / "fake-bin"
-    bin_dir.mkdir()
-    gh = bin_dir / "gh"
-    gh.write_text(f"#!{sys.executable}\n{FAKE_GH}")
-    gh.chmod(0o755)
-    fake = FakeGitHub(
-        tmp_path / "gh-state.json",
-        hermetic_env(
-            PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-            FAKE_GH_STATE=str(tmp_path / "gh-state.json"),
-            GH_REPO="acme/cells",
-        ),
-    )
-    fake.set()
-    return fake
 
 
 def test_sticky_comment_is_created_once_then_edited_in_place(

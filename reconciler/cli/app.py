@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 import click
+from click.core import ParameterSource
 
 from reconciler import __version__
 from reconciler.api import redaction
@@ -89,8 +90,30 @@ def cli(
         timeout=timeout,
         sandbox_dir=sandbox_dir,
     )
-    ctx.obj = GlobalOptions(connection, sys.stdout.isatty() if color is None else color)
+    ctx.obj = GlobalOptions(
+        connection, sys.stdout.isatty() if color is None else color, _replay(ctx)
+    )
     ctx.call_on_close(connection.close)
+
+
+#: Global options a suggested follow-up command repeats when they were given on the command line
+#: (from the environment they are still set); credentials never are.
+_REPLAYED = (("api_url", "--api-url"), ("project", "--project"), ("org", "--org"))
+
+
+def _replay(ctx: click.Context) -> tuple[str, ...]:
+    """The non-secret global options given on this command line, to repeat in a suggestion."""
+    args: list[str] = []
+    for name, flag in _REPLAYED:
+        value = ctx.params.get(name)
+        if value and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+            args += [flag, str(value)]
+    sandbox_dir = ctx.params.get("sandbox_dir")
+    if sandbox_dir is not None:
+        args.append(
+            "--sandbox" if sandbox_dir == DEFAULT_SANDBOX_DIR else f"--sandbox={sandbox_dir}"
+        )
+    return tuple(args)
 
 
 for _command in commands.COMMANDS:

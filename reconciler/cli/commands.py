@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from reconciler.api.redaction import redact
 from reconciler.cli import terminal
 from reconciler.engine import Connection
 from reconciler.errors import (
+    EXIT_BLOCKED,
     EXIT_CHANGES,
     EXIT_ERROR,
     EXIT_OK,
@@ -37,6 +39,9 @@ class GlobalOptions:
 
     connection: Connection
     color: bool
+    #: The global options given that a suggested follow-up command must repeat (never a
+    #: credential): where the API is, the project and organization, the sandbox.
+    replay: tuple[str, ...] = ()
 
 
 pass_options = click.make_pass_decorator(GlobalOptions)
@@ -48,6 +53,12 @@ FORMAT_OPTION = click.option(
     default="text",
     show_default=True,
     help="Output format.",
+)
+ALLOW_CASCADE_OPTION = click.option(
+    "--allow-cascade", is_flag=True, help="Allow deletes that take instances along."
+)
+ALLOW_EMPTY_OPTION = click.option(
+    "--allow-empty", is_flag=True, help="Allow pruning when no manifest is left."
 )
 
 
@@ -114,8 +125,12 @@ def schema() -> int:
 @click.option("--prune", is_flag=True, help="Plan deletes of owned specs with no manifest.")
 @FORMAT_OPTION
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan for apply.")
+@ALLOW_CASCADE_OPTION
+@ALLOW_EMPTY_OPTION
 @click.option(
-    "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 no changes, 2 changes apply would make, 3 changes apply would refuse.",
 )
 @pass_options
 def plan(
@@ -124,6 +139,8 @@ def plan(
     prune: bool,
     fmt: str,
     out: str | None,
+    allow_cascade: bool,
+    allow_empty: bool,
     detailed_exitcode: bool,
 ) -> int:
     """Show what apply would change, without changing anything."""
@@ -132,25 +149,35 @@ def plan(
     from reconciler.plan import save_plans
     from reconciler.render import render
 
+    guard_options = GuardOptions(allow_cascade=allow_cascade, allow_empty=allow_empty)
     plans = plan_directories(
-        options.connection, _directories(directories), prune=prune, options=GuardOptions()
+        options.connection, _directories(directories), prune=prune, options=guard_options
     )
     terminal.out(render(plans, fmt, color=options.color).rstrip("\n"))
     if out:
         save_plans(plans, Path(out), mask=redact)
-        terminal.echo(f"Plan saved to {out}; apply it with: ionworks-apply apply {out}", err=True)
-    if detailed_exitcode and any(p.has_changes for p in plans):
-        return EXIT_CHANGES
-    return EXIT_OK
+        again = shlex.join(["ionworks-apply", *options.replay, "apply", out])
+        terminal.echo(f"Plan saved to {out}; apply it from here with: {again}", err=True)
+    if not detailed_exitcode:
+        return EXIT_OK
+    if any(p.blocked or p.blocked_materials for p in plans):
+        return EXIT_BLOCKED
+    return EXIT_CHANGES if any(p.has_changes for p in plans) else EXIT_OK
 
 
 @click.command()
 @click.argument("targets", nargs=-1, type=click.Path())
 @click.option("--yes", "--auto-approve", "yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--prune", is_flag=True, help="Delete owned specs that have no manifest.")
-@click.option("--allow-cascade", is_flag=True, help="Allow deletes that take instances along.")
-@click.option("--allow-empty", is_flag=True, help="Allow pruning when no manifest is left.")
+@ALLOW_CASCADE_OPTION
+@ALLOW_EMPTY_OPTION
 @click.option("--report", "report", type=click.Path(dir_okay=False), help="Write a JSON report.")
+@click.option(
+    "--expect",
+    type=click.Path(dir_okay=False),
+    metavar="PLANFILE",
+    help="Apply only if a fresh plan of DIR is exactly this reviewed plan; else write nothing.",
+)
 @pass_options
 def apply(
     options: GlobalOptions,
@@ -160,9 +187,14 @@ def apply(
     allow_cascade: bool,
     allow_empty: bool,
     report: str | None,
+    expect: str | None,
 ) -> int:
-    """Create, update and (with --prune) delete specs so Ionworks matches the manifests."""
-    from reconciler.engine import apply_plans, plan_directories, plan_saved
+    """Create, update and (with --prune) delete specs so Ionworks matches the manifests.
+
+    Given a saved plan (PLANFILE, or --expect PLANFILE with the directories), apply writes that
+    reviewed plan without asking, and only while a fresh plan still gives exactly it.
+    """
+    from reconciler.engine import apply_plans, plan_directories, plan_expected, plan_saved
     from reconciler.guards import GuardOptions
     from reconciler.render import render
 
@@ -171,7 +203,14 @@ def apply(
     if report_path:
         _check_report_path(report_path)
     connection = options.connection
-    if len(targets) == 1 and Path(targets[0]).is_file():
+    saved = len(targets) == 1 and Path(targets[0]).is_file()
+    if expect is not None:
+        if saved:
+            raise UsageError("--expect takes the manifests directories to apply, not a plan file")
+        plans, already = plan_expected(
+            connection, Path(expect), _directories(targets), prune=prune, options=guard_options
+        )
+    elif saved:
         if prune:
             raise UsageError("--prune does not apply to a saved plan: make a new plan with --prune")
         plans, already = plan_saved(connection, Path(targets[0]), guard_options)
@@ -180,6 +219,7 @@ def apply(
             connection, _directories(targets), prune=prune, options=guard_options
         )
         already = [[] for _ in plans]
+    reviewed = saved or expect is not None
     terminal.out(render(plans, "text", color=options.color).rstrip("\n"))
     if not any(p.has_changes for p in plans):
         results = [ApplyResult(p, outcomes=done) for p, done in zip(plans, already, strict=True)]
@@ -187,8 +227,8 @@ def apply(
             _summarise(results)
             terminal.out("This plan was already applied; nothing was written.")
         return _finish(results, report_path)
-    interactive = terminal.interactive()
-    if not yes:
+    interactive = terminal.interactive() and not reviewed  # a reviewed plan asks nothing
+    if not yes and not reviewed:
         if not interactive:
             raise UsageError(
                 "refusing to apply without confirmation: there is no terminal to ask on. "
@@ -219,9 +259,13 @@ def _summarise(results: Sequence[ApplyResult]) -> None:
 
 
 def _finish(results: Sequence[ApplyResult], report: Path | None) -> int:
-    """Write the report, then the exit code: 3 for a delete refused at the last moment, 1 for
-    a failure (or a report that could not be written), else 0."""
+    """Write the report (and say where), then the exit code: 3 for a delete refused at the
+    last moment, 1 for a failure (or a report that could not be written), else 0."""
     unwritten = _write_report(report, results) if report else None
+    if report and not unwritten:
+        deleted = sum(1 for r in results for o in r.outcomes if o.deleted)
+        held = f", with the full record of the {deleted} deleted spec(s)" if deleted else ""
+        terminal.echo(f"Report written to {report}{held}.")
     refused = [o for r in results for o in r.blocked]
     if refused:
         raise GuardError(
@@ -272,6 +316,19 @@ def _write_report(path: Path, results: Sequence[ApplyResult]) -> str | None:
     except OSError as exc:
         return f"the report could not be written to {path}: {exc.strerror or exc}"
     return None
+
+
+@click.command()
+@click.argument("plan_file", metavar="PLANFILE", type=click.Path(dir_okay=False))
+@FORMAT_OPTION
+@pass_options
+def show(options: GlobalOptions, plan_file: str, fmt: str) -> int:
+    """Render a plan saved by plan --out again (reads no API)."""
+    from reconciler.plan import load_plans
+    from reconciler.render import render
+
+    terminal.out(render(load_plans(Path(plan_file)), fmt, color=options.color).rstrip("\n"))
+    return EXIT_OK
 
 
 @click.command()
@@ -339,4 +396,4 @@ def export(
     return EXIT_OK
 
 
-COMMANDS = (validate, fmt, schema, plan, apply, drift, export)
+COMMANDS = (validate, fmt, schema, plan, apply, show, drift, export)

@@ -26,6 +26,7 @@ from typing import Any
 from reconciler.drift import SECTIONS, Drift
 from reconciler.plan import Change, Plan
 from reconciler.render.values import (
+    RELEASE_TEXT,
     cascade_text,
     clean,
     created_fields,
@@ -55,7 +56,7 @@ _SMALLEST = {
 
 #: Characters that can start markup, and the ``:`` of ``://`` and ``.`` of ``www.`` (autolinks).
 _MARKDOWN_SPECIALS = re.compile(r"[\\`*\[\]<>&|~$@#!_]|:(?=//)|(?<=[wW]{3})\.")
-_SYMBOL = {"create": "+", "rename": "→", "adopt": "~", "update": "~", "delete": "-"}
+_SYMBOL = {"create": "+", "rename": "→", "adopt": "~", "update": "~", "release": "=", "delete": "-"}
 
 
 def code(text: str, *, in_table: bool = False) -> str:
@@ -212,7 +213,7 @@ def _alert_items(plan: Plan) -> int:
 
 def _plan(plan: Plan, quota: _Quota, pieces: _Pieces) -> str:
     blocks = [
-        f"### Project {code(plan.project_id)}",
+        f"### Project {_project(plan)}",
         f"Owner {code(plan.owner)} · manifests {code(plan.manifests_dir)} · "
         f"API {code(display_url(plan.api_url))}",
         f"**{summary_line(plan)}**",
@@ -223,6 +224,13 @@ def _plan(plan: Plan, quota: _Quota, pieces: _Pieces) -> str:
         status_notes(plan),
     ]
     return "\n\n".join(b for b in blocks if b)
+
+
+def _project(plan: Plan) -> str:
+    """The project's name and id as code, or the id alone when the API gave no name."""
+    if plan.project_name is None:
+        return code(plan.project_id)
+    return f"{code(plan.project_name)} ({code(plan.project_id)})"
 
 
 def _alert(kind: str, headline: str, items: list[str], quota: _Quota) -> str:
@@ -313,6 +321,8 @@ def _headline(change: Change, *, in_html: bool) -> str:
     facts = []
     if change.kind == "adopt":
         facts.append("adds the ownership marker")
+    if change.kind == "release":
+        facts.append("stops managing it; keeps the spec and its data")
     if change.details:
         facts.append(plural(len(change.details), "field"))
     if change.kind == "delete":
@@ -346,6 +356,8 @@ def _section_body(change: Change) -> str:
             for b in change.blocks
         ]
         return "\n".join(lines)
+    if change.kind == "release":
+        return f"Spec id {code(change.spec_id or '(unknown)')}: {md(RELEASE_TEXT)}."
     intro = {
         "adopt": "Adds the ownership marker to this existing spec.",
         "rename": f"Renames {code(change.previous_name or '')} to {code(change.name)}.",
@@ -376,7 +388,7 @@ def drift(drifts: Sequence[Drift]) -> str:
     lines = [DRIFT_MARKER, "## Ionworks drift audit", ""]
     for report in drifts:
         plan = report.plan
-        lines += [f"### Project {code(plan.project_id)} ({code(plan.manifests_dir)})", ""]
+        lines += [f"### Project {_project(plan)} · {code(plan.manifests_dir)}", ""]
         lines += [f"**{md(drift_summary(report))}**", ""]
         for kind, title in SECTIONS:
             changes = report.section(kind)
@@ -397,14 +409,27 @@ def drift(drifts: Sequence[Drift]) -> str:
                 for d in c.details
             ]
             lines += [_table(["Spec", "Field", "Live", "Manifest"], rows), ""]
+        if plan.other_owners:
+            lines += _folded(
+                f"{plural(len(plan.other_owners), 'spec')} managed by other owners (left alone)",
+                [f"{code(name)} (managed by {code(o)})" for name, o in plan.other_owners.items()],
+            )
         if plan.unmanaged:
-            lines += [
-                f"<details><summary>{len(plan.unmanaged)} unmanaged specs (no ownership "
-                "marker, left alone)</summary>",
-                "",
-                *(f"- {code(name)}" for name in plan.unmanaged),
-                "",
-                "</details>",
-                "",
-            ]
+            lines += _folded(
+                plural(len(plan.unmanaged), "unmanaged spec")
+                + " (no ownership marker, left alone)",
+                [code(name) for name in plan.unmanaged],
+            )
     return "\n".join(lines).rstrip("\n")
+
+
+def _folded(summary: str, items: list[str]) -> list[str]:
+    """A collapsed list (``summary`` is tool text; items are already escaped)."""
+    return [
+        f"<details><summary>{summary}</summary>",
+        "",
+        *(f"- {i}" for i in items),
+        "",
+        "</details>",
+        "",
+    ]

@@ -15,6 +15,7 @@ import click
 from reconciler.drift import SECTIONS, Drift
 from reconciler.plan import Change, Plan
 from reconciler.render.values import (
+    RELEASE_TEXT,
     blocked_note,
     cascade_text,
     clean,
@@ -33,6 +34,7 @@ _SYMBOL = {
     "rename": "->",
     "adopt": "~",
     "update": "~",
+    "release": "=",
     "delete": "-",
     "orphan": "!",
 }
@@ -41,6 +43,7 @@ _COLOUR = {
     "rename": "yellow",
     "adopt": "yellow",
     "update": "yellow",
+    "release": "cyan",
     "delete": "red",
 }
 _HEAD_INDENT = "  "
@@ -54,9 +57,16 @@ def plans(rendered: Sequence[Plan], *, color: bool = False) -> str:
     return "\n\n".join(_plan(plan, color) for plan in rendered)
 
 
+def project_title(plan: Plan) -> str:
+    """``"Cells R&D" (<id>, owner o)``, or ``<id> (owner o)`` when the API gave no name."""
+    if plan.project_name is None:
+        return f"{clean(plan.project_id)} (owner {clean(plan.owner)})"
+    return f"{quote(plan.project_name)} ({clean(plan.project_id)}, owner {clean(plan.owner)})"
+
+
 def _plan(plan: Plan, color: bool) -> str:
     lines = [
-        f"Project {clean(plan.project_id)} (owner {clean(plan.owner)})",
+        f"Project {project_title(plan)}",
         f"  manifests: {clean(plan.manifests_dir)}",
         f"  api:       {display_url(plan.api_url)}",
     ]
@@ -101,6 +111,8 @@ def _body(change: Change, plan: Plan) -> list[str]:
         return lines
     if change.kind == "orphan":
         return [orphan_reason(plan)]
+    if change.kind == "release":
+        return [RELEASE_TEXT]
     lines = ["adopt: add ownership marker"] if change.kind == "adopt" else []
     lines.extend(
         f"{clean(d.path)}: {format_value(d.before)} -> {format_value(d.after)}"
@@ -119,7 +131,7 @@ def drift(drifts: Sequence[Drift]) -> str:
 def _drift(drift: Drift) -> str:
     plan = drift.plan
     lines = [
-        f"Drift audit of project {clean(plan.project_id)} (owner {clean(plan.owner)})",
+        f"Drift audit of project {project_title(plan)}",
         f"  manifests: {clean(plan.manifests_dir)}",
     ]
     for kind, title in SECTIONS:
@@ -137,6 +149,12 @@ def _drift(drift: Drift) -> str:
                     f"      {clean(detail.path)}: live {format_value(detail.before)}, "
                     f"manifest {format_value(detail.after)}"
                 )
+    if plan.other_owners:
+        lines.append(f"  managed by other owners (left alone): {len(plan.other_owners)}")
+        lines.extend(
+            f"    {clean(name)}  (managed by {clean(owner)})"
+            for name, owner in plan.other_owners.items()
+        )
     if plan.unmanaged:
         lines.append(f"  unmanaged (no ownership marker, left alone): {len(plan.unmanaged)}")
         lines.extend(f"    {clean(name)}" for name in plan.unmanaged)

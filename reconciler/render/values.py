@@ -24,6 +24,10 @@ VALUE_LIMIT = 120
 _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 PRUNE_HINT = "prune is off (use --prune or prune: true)"
+RELEASE_TEXT = (
+    "stops managing it: the ownership marker is removed; the spec, its cell instances and "
+    "measurements are kept (then unmanaged: never pruned, not drift)"
+)
 
 
 def plural(n: int, singular: str, many: str | None = None) -> str:
@@ -205,7 +209,9 @@ def summary_line(plan: Plan) -> str:
         return f"No changes. {plural(len(plan.unchanged), 'spec')} up to date."
     parts = [f"{counts['create']} to create"]
     parts += [f"{counts[kind]} to {kind}" for kind in ("rename", "adopt") if counts[kind]]
-    parts += [f"{counts['update']} to update", f"{counts['delete']} to delete"]
+    parts.append(f"{counts['update']} to update")
+    parts += [f"{counts['release']} to release"] if counts["release"] else []
+    parts.append(f"{counts['delete']} to delete")
     line = "Plan: " + ", ".join(parts)
     if counts["delete"]:
         total = plan.total_cascade()
@@ -225,6 +231,8 @@ def status_notes(plan: Plan) -> str:
     orphans = len(plan.of_kind("orphan"))
     if orphans:
         notes.append(f"{orphans} orphaned (not deleted)")
+    if plan.other_owners:
+        notes.append(f"{len(plan.other_owners)} managed by other owners (left alone)")
     if plan.unmanaged:
         notes.append(f"{len(plan.unmanaged)} unmanaged (not ours, left alone)")
     return ", ".join(notes) + "." if notes else ""

@@ -145,3 +145,44 @@ def test_a_create_body_carries_marker_and_project() -> None:
     [create] = plan.changes
     assert create.body["properties"] == {"a": "b", "managed_by": OURS}
     assert create.body["project_id"] == PROJECT
+
+
+def test_a_released_spec_keeps_every_live_property_but_the_marker() -> None:
+    properties = {"lab": "B", "cells": {"value": 3, "unit": "count"}}
+    plan = plan_of(
+        [spec("Keep")],
+        [live("Keep"), live("Retired", properties=properties), live("Gone")],
+        prune=True,
+        release=["Retired*"],
+    )
+    assert kinds(plan) == {"Retired": "release", "Gone": "delete"}
+    [release] = plan.of_kind("release")
+    assert release.body == {"properties": properties}
+    assert (release.spec_id, release.owned) == ("id-Retired", ("properties",))
+    assert release.live_digest, "apply re-checks the spec is as planned before releasing it"
+
+
+def test_release_globs_only_touch_our_own_specs() -> None:
+    plan = plan_of(
+        [],
+        [live("Old-theirs", marker="ionworks-apply/team"), live("Old-lab", marker=None)],
+        release=["Old-*"],
+    )
+    assert plan.changes == ()
+    assert plan.other_owners == {"Old-theirs": "ionworks-apply/team"}
+    assert plan.unmanaged == ("Old-lab",)
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [spec("Retired-A"), spec("New-name", lifecycle=Lifecycle(previous_names=("Retired-A",)))],
+    ids=["by-name", "by-previous-name"],
+)
+def test_a_spec_both_declared_and_released_is_a_manifest_error(declared: SpecDocument) -> None:
+    with pytest.raises(ManifestError) as raised:
+        plan_of([declared], [live("Retired-A")], release=["Retired-*"])
+    [problem] = raised.value.problems
+    assert "'Retired-A' is declared by this manifest and matched by the release glob" in str(
+        problem
+    )
+    assert str(problem).startswith(f"m/{declared.name}.yaml:1:1: ")

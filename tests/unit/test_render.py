@@ -151,6 +151,8 @@ def pruning_plan() -> Plan:
         unmanaged=("Vendor-sample-7",),
         managed_count=6,
         desired_digest="sha256:77aa",
+        project_name="Cells R&D <prod>",
+        other_owners={"Pack-team-cell": "ionworks-apply/pack-team"},
     )
 
 
@@ -159,13 +161,22 @@ def orphan_plan() -> Plan:
     orphan = Change(
         kind="orphan", name="Stray-cell", spec_id="c0ffee00-0000-4000-8000-000000000001"
     )
+    release = Change(
+        kind="release",
+        name="Retired-2019-cell",
+        spec_id="c0ffee00-0000-4000-8000-000000000002",
+        fields=("properties",),
+        owned=("properties",),
+        body={"properties": {"lab": "B"}},
+        live_digest="sha256:5e1f",
+    )
     return Plan(
         project_id="5f3a2d10-7e55-4c1b-8d2e-6a9b0c4f1e22",
         owner="cells-team",
         api_url="http://127.0.0.1:8765",
         manifests_dir="manifests/rnd",
         prune=False,
-        changes=(orphan,),
+        changes=(orphan, release),
         unchanged=("Si-Gr-pouch",),
         managed_count=2,
     )
@@ -206,6 +217,7 @@ def test_colour_only_when_asked() -> None:
     assert not ANSI.search(plain)
     assert ANSI.search(coloured)
     assert click.unstyle(coloured) == plain
+    assert "\x1b[36m=  release" in coloured
     green, yellow, red = "\x1b[32m", "\x1b[33m", "\x1b[31m"
     for head in (green + "+  create", yellow + "~  update", yellow + "~  adopt", red + "-  delete"):
         assert head in coloured
@@ -220,7 +232,7 @@ def test_summary_line_forms() -> None:
         "Plan: 1 to create, 1 to rename, 1 to adopt, 1 to update, 2 to delete "
         "(cascade: 13 instances, 3 batches, 365 measurements)."
     ) in text.splitlines()
-    assert "No changes. 1 spec up to date." in text.splitlines()
+    assert "Plan: 0 to create, 0 to update, 1 to release, 0 to delete." in text.splitlines()
     only_update = Plan(
         project_id="p",
         owner="o",
@@ -279,6 +291,7 @@ def hostile_plan() -> Plan:
     )
     return Plan(
         project_id=HOSTILE,
+        project_name=HOSTILE,
         owner=HOSTILE,
         api_url="https://api.ionworks.com",
         manifests_dir=HOSTILE,
@@ -335,7 +348,7 @@ def test_markdown_escapes_user_text() -> None:
     shown = (
         "<img src=x onerror=alert(1)> | `x` *b* _i_ [l](http://e) @team #1 $x$ &amp; \\u001b[2J\\n"
     )
-    assert text.count(shown) >= 6, "name, path, values and owner all shown literally"
+    assert text.count(shown) >= 7, "name, path, values, project and owner all shown literally"
     assert "@team" not in "".join(comment.outside_code)
     assert "matches '<img src=y> *b* _i_ [l](http://e) ~~s~~ &amp;' in protect" in text
     assert "see www.example.com or http://e" in text

@@ -8,8 +8,9 @@
 # the caller reads the exit-code output and decides.
 #
 # Inputs come from the environment (never from ${{ }} in the script text):
-#   IA_COMMAND          validate | plan | apply | drift
-#   IA_DIRECTORY        manifest directories (whitespace-separated), or a plan file for apply
+#   IA_COMMAND          validate | plan | apply | drift | show
+#   IA_DIRECTORY        manifest directories (whitespace-separated), or a plan file (apply, show)
+#   IA_EXPECT           apply only: the reviewed plan apply must match (apply --expect)
 #   IA_ARGS             extra arguments for the command (whitespace-separated, no quoting)
 #   IA_FAIL_ON_ERROR    "true" (default) or "false"
 #   IA_OUTPUT_DIR       where report files go (default: a new directory under $RUNNER_TEMP)
@@ -19,9 +20,9 @@ set -euo pipefail
 
 command="${IA_COMMAND:-}"
 case "$command" in
-  validate | plan | apply | drift) ;;
+  validate | plan | apply | drift | show) ;;
   *)
-    echo "::error title=ionworks-apply::command must be validate, plan, apply or drift (got '${command}')"
+    echo "::error title=ionworks-apply::command must be validate, plan, apply, drift or show (got '${command}')"
     exit 1
     ;;
 esac
@@ -49,12 +50,15 @@ case "$command" in
     plan_file="$out_dir/plan.json"
     args+=(--format markdown --out "$plan_file" --detailed-exitcode)
     ;;
-  drift)
+  drift | show)
     args+=(--format markdown)
     ;;
   apply)
     report_file="$out_dir/apply-report.json"
     args+=(--yes --report "$report_file")
+    if [[ -n "${IA_EXPECT:-}" ]]; then
+      args+=(--expect "$IA_EXPECT")
+    fi
     ;;
 esac
 args+=("${extra[@]}")
@@ -96,17 +100,37 @@ outcome() {
   esac
 }
 
-# A fence that cannot be closed by the text it wraps.
+# A fence that cannot be closed by the text it wraps: longer than any run of tildes in it (a
+# line of four or more tildes would close a four-tilde fence, and file and spec names in the
+# log are other people's text).
 fenced() {
-  echo '~~~~text'
+  local fence
+  fence="$(
+    awk '!/^::/ {
+           rest = $0
+           while (match(rest, /~+/)) {
+             if (RLENGTH > longest) longest = RLENGTH
+             rest = substr(rest, RSTART + RLENGTH)
+           }
+         }
+         END {
+           n = (longest < 3 ? 3 : longest) + 1
+           while (length(fence) < n) fence = fence "~"
+           print fence
+         }' "$1"
+  )"
+  echo "${fence}text"
   grep -v '^::' "$1" || true
-  echo '~~~~'
+  echo "$fence"
 }
 
 write_markdown() {
   local marker="<!-- ionworks-apply-${command} -->"
+  if [[ "$command" == show ]]; then
+    marker="<!-- ionworks-apply-plan -->"
+  fi
   case "$command" in
-    plan | drift)
+    plan | drift | show)
       if [[ -s "$stdout_file" ]]; then
         if [[ "$(head -n 1 "$stdout_file")" != "$marker" ]]; then
           echo "$marker"
@@ -115,7 +139,11 @@ write_markdown() {
       else
         echo "$marker"
       fi
-      if [[ "$code" != 0 && "$code" != 2 ]]; then
+      if [[ "$command" == plan && "$code" == 3 ]]; then
+        echo
+        echo "**Apply would refuse this plan (exit code 3)**: a safety guard blocks a change, so"
+        echo "apply would write nothing at all. The warning above says what would allow it."
+      elif [[ "$code" != 0 && "$code" != 2 ]]; then
         echo
         echo "**ionworks-apply ${command} $(outcome "$code") (exit code ${code})**"
         echo
