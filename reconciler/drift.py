@@ -2,8 +2,10 @@
 
 It is a plan made without pruning, read as a report: every write the plan would make is drift
 (a field changed in the web app, a spec missing live, a spec not yet adopted or renamed), and so
-is an orphan (ours, but no manifest). Unmanaged specs (no marker) and specs managed by another
-owner (another directory's marker) are listed, not counted: they are other people's business.
+is an orphan (ours, but no manifest), and so is a shared material whose live definition differs
+from the manifests' (reported once per material, with the specs it reaches). Unmanaged specs
+(no marker) and specs managed by another owner (another directory's marker) are listed, not
+counted: they are other people's business.
 """
 
 from __future__ import annotations
@@ -39,10 +41,12 @@ class Drift:
 
     @property
     def in_sync(self) -> bool:
-        return not self.drifted
+        return not self.drifted and not self.plan.materials
 
     def counts(self) -> dict[str, int]:
-        return {kind: len(self.section(kind)) for kind, _ in SECTIONS}
+        counts = {kind: len(self.section(kind)) for kind, _ in SECTIONS}
+        counts["material"] = len(self.plan.materials)
+        return counts
 
     @property
     def data(self) -> dict[str, Any]:
@@ -65,6 +69,19 @@ class Drift:
                     ],
                 }
                 for c in self.drifted
+            ],
+            "materials": [
+                {
+                    "name": m.name,
+                    "key": list(m.key),
+                    "details": [
+                        {"path": d.path, "live": d.before, "manifest": d.after} for d in m.details
+                    ],
+                    "reach": [
+                        {"name": r.name, "spec_id": r.spec_id, "owner": r.owner} for r in m.reach
+                    ],
+                }
+                for m in self.plan.materials
             ],
             "in_sync_specs": list(self.plan.unchanged),
             "unmanaged": list(self.plan.unmanaged),

@@ -81,8 +81,8 @@ def _material_blocks(material: MaterialChange) -> tuple[Block, ...]:
         Block(
             guard="shared_material",
             reason=(
-                f"it also changes {len(beyond)} spec(s) this directory does not manage "
-                f"({' and '.join(parts)})"
+                f"it also changes {len(beyond)} spec{'' if len(beyond) == 1 else 's'} this "
+                f"directory does not manage ({' and '.join(parts)})"
             ),
             allow=(
                 f"--allow-shared-material, or `allow_shared_material_changes: true` in "

@@ -141,6 +141,7 @@ def load_paths(paths: Sequence[Path]) -> ManifestSet:
         config=sets[0].config if sets else ProjectConfig(),
         specs=tuple(spec for found in sets for spec in found.specs),
         warnings=tuple(sorted(w for found in sets for w in found.warnings)),
+        materials=tuple(material for found in sets for material in found.materials),
     )
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 from reconciler.compare import canonical_json
 from reconciler.errors import StalePlanError
-from reconciler.plan import Cascade, Change, Plan
+from reconciler.plan import Cascade, Change, MaterialChange, Plan
 from reconciler.results import Outcome
 
 
@@ -33,7 +33,7 @@ class Reviewed:
     #: The fresh plan reduced to the reviewed changes (with the fresh plan's guards).
     plan: Plan
     #: Reviewed changes that the live state already shows done.
-    already: tuple[Change, ...]
+    already: tuple[Change | MaterialChange, ...]
     #: Every difference; any one refuses the whole plan.
     reasons: tuple[str, ...]
 
@@ -79,10 +79,43 @@ def check_reviewed(reviewed: Plan, fresh: Plan) -> Reviewed:
         if c.name not in seen
     )
     kept = {id(c) for c in matched}
+    materials, materials_done = _check_materials(reviewed, fresh, reasons)
     plan = replace(
-        fresh, changes=tuple(c for c in fresh.changes if id(c) in kept or not c.is_write)
+        fresh,
+        changes=tuple(c for c in fresh.changes if id(c) in kept or not c.is_write),
+        materials=materials,
     )
-    return Reviewed(plan, tuple(already), tuple(reasons))
+    return Reviewed(plan, (*already, *materials_done), tuple(reasons))
+
+
+def _check_materials(
+    reviewed: Plan, fresh: Plan, reasons: list[str]
+) -> tuple[tuple[MaterialChange, ...], tuple[MaterialChange, ...]]:
+    """The fresh material changes identical to the reviewed ones (same desired and live state,
+    reach no wider), and the reviewed ones the live state already shows; reasons for the rest."""
+    fresh_by_key = {m.key: m for m in fresh.materials}
+    matched: list[MaterialChange] = []
+    done: list[MaterialChange] = []
+    for material in reviewed.materials:
+        counterpart = fresh_by_key.pop(material.key, None)
+        if counterpart is None:
+            done.append(material)
+        elif canonical_json(material.desired) != canonical_json(counterpart.desired):
+            reasons.append(
+                f"material {material.name}: its definition in the plan differs from "
+                "what the manifests give"
+            )
+        elif canonical_json(material.before) != canonical_json(counterpart.before):
+            reasons.append(f"material {material.name} changed in Ionworks since the plan was made")
+        elif {r.spec_id for r in counterpart.reach} - {r.spec_id for r in material.reach}:
+            reasons.append(f"material {material.name} now reaches more specs than the plan showed")
+        else:
+            matched.append(counterpart)
+    reasons.extend(
+        f"material {m.name}: a fresh plan also changes it, which the plan does not hold"
+        for m in fresh_by_key.values()
+    )
+    return tuple(matched), tuple(done)
 
 
 def check_pairs(

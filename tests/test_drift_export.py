@@ -46,6 +46,7 @@ def test_drift_in_sync_then_each_kind_of_drift(
         "rename": 0,
         "orphan": 1,
         "release": 0,
+        "material": 0,
     }
     assert project["unmanaged"] == ["Not ours"]
     markdown = run_cli("drift", str(manifests), "--format", "markdown", env=sandbox_env).out

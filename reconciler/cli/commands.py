@@ -60,6 +60,11 @@ ALLOW_CASCADE_OPTION = click.option(
 ALLOW_EMPTY_OPTION = click.option(
     "--allow-empty", is_flag=True, help="Allow pruning when no manifest is left."
 )
+ALLOW_SHARED_OPTION = click.option(
+    "--allow-shared-material",
+    is_flag=True,
+    help="Allow material changes that also reach specs this directory does not manage.",
+)
 
 
 def _directories(values: Sequence[str]) -> list[Path]:
@@ -83,7 +88,9 @@ def validate(paths: tuple[str, ...]) -> int:
     manifest_set = load_paths([Path(p) for p in paths] or [Path(DEFAULT_DIR)])
     for warning in manifest_set.warnings:
         terminal.echo(str(warning), err=True)
-    terminal.out(f"{len(manifest_set.specs)} cell specification(s) valid.")
+    materials = sum(1 for m in manifest_set.materials if m.defined_at is not None)
+    shared = f" and {materials} shared material(s)" if materials else ""
+    terminal.out(f"{len(manifest_set.specs)} cell specification(s){shared} valid.")
     return EXIT_OK
 
 
@@ -127,6 +134,7 @@ def schema() -> int:
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan for apply.")
 @ALLOW_CASCADE_OPTION
 @ALLOW_EMPTY_OPTION
+@ALLOW_SHARED_OPTION
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
@@ -141,6 +149,7 @@ def plan(
     out: str | None,
     allow_cascade: bool,
     allow_empty: bool,
+    allow_shared_material: bool,
     detailed_exitcode: bool,
 ) -> int:
     """Show what apply would change, without changing anything."""
@@ -149,7 +158,11 @@ def plan(
     from reconciler.plan import save_plans
     from reconciler.render import render
 
-    guard_options = GuardOptions(allow_cascade=allow_cascade, allow_empty=allow_empty)
+    guard_options = GuardOptions(
+        allow_cascade=allow_cascade,
+        allow_empty=allow_empty,
+        allow_shared_material=allow_shared_material,
+    )
     plans = plan_directories(
         options.connection, _directories(directories), prune=prune, options=guard_options
     )
@@ -171,6 +184,7 @@ def plan(
 @click.option("--prune", is_flag=True, help="Delete owned specs that have no manifest.")
 @ALLOW_CASCADE_OPTION
 @ALLOW_EMPTY_OPTION
+@ALLOW_SHARED_OPTION
 @click.option("--report", "report", type=click.Path(dir_okay=False), help="Write a JSON report.")
 @click.option(
     "--expect",
@@ -186,6 +200,7 @@ def apply(
     prune: bool,
     allow_cascade: bool,
     allow_empty: bool,
+    allow_shared_material: bool,
     report: str | None,
     expect: str | None,
 ) -> int:
@@ -198,7 +213,11 @@ def apply(
     from reconciler.guards import GuardOptions
     from reconciler.render import render
 
-    guard_options = GuardOptions(allow_cascade=allow_cascade, allow_empty=allow_empty)
+    guard_options = GuardOptions(
+        allow_cascade=allow_cascade,
+        allow_empty=allow_empty,
+        allow_shared_material=allow_shared_material,
+    )
     report_path = Path(report) if report else None
     if report_path:
         _check_report_path(report_path)

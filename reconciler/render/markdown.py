@@ -4,11 +4,10 @@ The first line is a hidden marker that workflows use to find and update their st
 Deletes are shouted in a ``[!CAUTION]`` alert with what goes with them, blocked deletes get a
 ``[!WARNING]`` with what would allow them, and each change has a collapsible section.
 
-Every user-provided string (names, paths, values) is shown as code: a markdown code span with a
-fence longer than any backtick inside (``|`` escaped in tables), or ``<code>`` with HTML escaping
-inside the ``<summary>`` HTML block, where markdown is not parsed. Tool prose that quotes user text
-(block reasons) is backslash-escaped. So a spec named ``<script>`` or holding ``|`` or backticks
-cannot inject HTML, mention anyone or break a table.
+Every user-provided string (names, paths, values) goes through the one markdown escaping
+policy of ``markdown_escape`` (code spans, ``<code>`` in HTML blocks, escaped prose), so a spec
+named ``<script>`` or holding ``|`` or backticks cannot inject HTML, mention anyone or break a
+table.
 
 GitHub refuses comments over 65,536 characters. When the full comment is too long, field details
 are dropped first (changes become one line each), then changes beyond what fits, then alert list
@@ -17,23 +16,26 @@ items; the comment says what was omitted and that the full plan is in the workfl
 
 from __future__ import annotations
 
-import html
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from reconciler.drift import SECTIONS, Drift
-from reconciler.plan import Change, Plan
+from reconciler.plan import Change, MaterialChange, Plan
+from reconciler.render.markdown_escape import code, html_code, md, prose
 from reconciler.render.values import (
+    REACH_NAMES,
     RELEASE_TEXT,
     cascade_text,
-    clean,
     created_fields,
     display_url,
     drift_summary,
     format_value,
+    kept_note,
     plural,
+    reach_groups,
+    reach_summary,
+    route_text,
     status_notes,
     summary_line,
 )
@@ -54,42 +56,7 @@ _SMALLEST = {
     "alerts": len("> - ``"),
 }
 
-#: Characters that can start markup, and the ``:`` of ``://`` and ``.`` of ``www.`` (autolinks).
-_MARKDOWN_SPECIALS = re.compile(r"[\\`*\[\]<>&|~$@#!_]|:(?=//)|(?<=[wW]{3})\.")
 _SYMBOL = {"create": "+", "rename": "→", "adopt": "~", "update": "~", "release": "=", "delete": "-"}
-
-
-def code(text: str, *, in_table: bool = False) -> str:
-    """User text as an inline code span: shown literally, no HTML, links or mentions.
-
-    The fence is longer than any backtick run inside; in a table cell ``|`` is escaped, which
-    GitHub's table parser requires even inside code.
-    """
-    content = clean(text)
-    if in_table:
-        content = content.replace("|", "\\|")
-    fence = "`" * (max((len(run) for run in re.findall("`+", content)), default=0) + 1)
-    if not content or content[0] in "` " or content[-1] in "` ":
-        content = f" {content} "
-    return f"{fence}{content}{fence}"
-
-
-def html_code(text: str) -> str:
-    """User text inside an HTML block (``<summary>``), where markdown is not parsed."""
-    return f"<code>{html.escape(clean(text), quote=False)}</code>"
-
-
-def md(text: str) -> str:
-    """Plain markdown text with every character that could start markup backslash-escaped."""
-    return _MARKDOWN_SPECIALS.sub(lambda m: "\\" + m.group(0), clean(text))
-
-
-def prose(text: str) -> str:
-    """Tool-written text whose backtick spans are code; every part is escaped."""
-    parts = text.split("`")
-    if len(parts) % 2 == 0:
-        return md(text)
-    return "".join(code(part) if i % 2 else md(part) for i, part in enumerate(parts))
 
 
 class _Quota:
@@ -219,11 +186,57 @@ def _plan(plan: Plan, quota: _Quota, pieces: _Pieces) -> str:
         f"**{summary_line(plan)}**",
         _caution(plan, quota),
         _warning(plan, quota),
+        _shared(plan),
         _orphans(plan, quota),
         _changes(plan, quota, pieces),
+        *(_material(m) for m in plan.materials),
         status_notes(plan),
+        md(kept_note(plan)),
     ]
     return "\n\n".join(b for b in blocks if b)
+
+
+def _shared(plan: Plan) -> str:
+    """The loud block: material changes that reach specs this directory does not manage."""
+    beyond = [m for m in plan.materials if m.beyond_here]
+    if not beyond:
+        return ""
+    lines = [
+        "> [!WARNING]",
+        f"> **{plural(len(beyond), 'shared material')} would also change specs this directory "
+        "does not manage.** A material is shared by every spec that uses it.",
+        ">",
+    ]
+    for material in beyond:
+        outside = ", ".join(code(r.name) for r in material.beyond_here[:REACH_NAMES])
+        more = len(material.beyond_here) - REACH_NAMES
+        lines.append(
+            f"> - {code(material.name)}: {outside}" + (f" and {more} more" if more > 0 else "")
+        )
+        lines.extend(
+            f">   - {prose(b.reason)}. **Allow:** {prose(b.allow)}" for b in material.blocks
+        )
+    return "\n".join(lines)
+
+
+def _material(material: MaterialChange) -> str:
+    """One material change: its field table, its reach by group, and how it is written."""
+    blocked = " · <b>blocked</b>" if material.blocks else ""
+    summary = f"<b>~ material</b> {html_code(material.name)} · {reach_summary(material)}{blocked}"
+    rows = [
+        [code(d.path, in_table=True), _cell(d.before), _cell(d.after)] for d in material.details
+    ]
+    parts = [_table(["Field", "Before", "After"], rows)] if rows else []
+    for label, reached in reach_groups(material):
+        names = [
+            code(r.name) + (f" ({plural(r.instances, 'cell')})" if r.instances else "")
+            for r in reached[:REACH_NAMES]
+        ]
+        more = f" and {len(reached) - REACH_NAMES} more" if len(reached) > REACH_NAMES else ""
+        parts.append(f"- {md(label)}: {', '.join(names)}{more}")
+    parts.append(md(route_text(material)))
+    body = "\n\n".join(parts)
+    return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
 
 
 def _project(plan: Plan) -> str:
@@ -409,6 +422,9 @@ def drift(drifts: Sequence[Drift]) -> str:
                 for d in c.details
             ]
             lines += [_table(["Spec", "Field", "Live", "Manifest"], rows), ""]
+        if plan.materials:
+            lines += ["#### Shared materials differing", ""]
+            lines += [_material(m) for m in plan.materials] + [""]
         if plan.other_owners:
             lines += _folded(
                 f"{plural(len(plan.other_owners), 'spec')} managed by other owners (left alone)",

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 import click
 
 from reconciler.drift import SECTIONS, Drift
-from reconciler.plan import Change, Plan
+from reconciler.plan import Change, MaterialChange, Plan
 from reconciler.render.values import (
+    REACH_NAMES,
     RELEASE_TEXT,
     blocked_note,
     cascade_text,
@@ -23,8 +24,13 @@ from reconciler.render.values import (
     display_url,
     drift_summary,
     format_value,
+    kept_note,
     orphan_reason,
+    plural,
     quote,
+    reach_groups,
+    reach_summary,
+    route_text,
     status_notes,
     summary_line,
 )
@@ -70,14 +76,45 @@ def _plan(plan: Plan, color: bool) -> str:
         f"  manifests: {clean(plan.manifests_dir)}",
         f"  api:       {display_url(plan.api_url)}",
     ]
-    if plan.changes:
+    if plan.changes or plan.materials:
         lines.append("")
         for change in plan.changes:
             lines.extend(_change(change, plan, color))
+        for material in plan.materials:
+            lines.extend(_material(material, color))
     lines.append("")
     lines.append(summary_line(plan))
-    lines.extend(note for note in (blocked_note(plan), status_notes(plan)) if note)
+    notes = (blocked_note(plan), status_notes(plan), kept_note(plan))
+    lines.extend(note for note in notes if note)
     return "\n".join(lines)
+
+
+def _material(material: MaterialChange, color: bool) -> list[str]:
+    """A shared material change: what changes, whom it reaches, how apply writes it."""
+    head = f"~  material {clean(material.name)}"
+    if material.source:
+        head += f" ({clean(material.source)})"
+    if color:
+        head = click.style(head, fg="yellow")
+    if material.blocks:
+        head += " " + (click.style("[BLOCKED]", fg="red", bold=True) if color else "[BLOCKED]")
+    body = [
+        f"{clean(d.path)}: {format_value(d.before)} -> {format_value(d.after)}"
+        for d in material.details
+    ]
+    body.append(reach_summary(material) + ":")
+    for label, reached in reach_groups(material):
+        names = [
+            quote(r.name) + (f" ({plural(r.instances, 'cell')})" if r.instances else "")
+            for r in reached
+        ]
+        more = f", and {len(names) - REACH_NAMES} more" if len(names) > REACH_NAMES else ""
+        body.append(f"  {label}: {', '.join(names[:REACH_NAMES])}{more}")
+    body.append(route_text(material))
+    for block in material.blocks:
+        body.append(f"blocked by {block.guard}: {clean(block.reason)}")
+        body.append(f"  allow: {clean(block.allow)}")
+    return [_HEAD_INDENT + head, *(_BODY_INDENT + line for line in body)]
 
 
 def _change(change: Change, plan: Plan, color: bool) -> list[str]:
@@ -149,6 +186,15 @@ def _drift(drift: Drift) -> str:
                     f"      {clean(detail.path)}: live {format_value(detail.before)}, "
                     f"manifest {format_value(detail.after)}"
                 )
+    if plan.materials:
+        lines.append("  shared materials differing (each reaches every spec using it):")
+    for material in plan.materials:
+        lines.append(f"    material {clean(material.name)}: {reach_summary(material)}")
+        lines.extend(
+            f"      {clean(d.path)}: live {format_value(d.before)}, "
+            f"manifest {format_value(d.after)}"
+            for d in material.details
+        )
     if plan.other_owners:
         lines.append(f"  managed by other owners (left alone): {len(plan.other_owners)}")
         lines.extend(

@@ -14,8 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.drift import SECTIONS, Drift
+from reconciler.materials import HERE
 from reconciler.ownership import MARKER_KEY
-from reconciler.plan import Cascade, Change, Plan
+from reconciler.plan import Cascade, Change, MaterialChange, Plan, Reached
 from reconciler.units import is_quantity
 
 #: Default budget, in characters, for one value on one line.
@@ -211,6 +212,8 @@ def summary_line(plan: Plan) -> str:
     parts += [f"{counts[kind]} to {kind}" for kind in ("rename", "adopt") if counts[kind]]
     parts.append(f"{counts['update']} to update")
     parts += [f"{counts['release']} to release"] if counts["release"] else []
+    materials = counts["material"]
+    parts += [f"{plural(materials, 'material')} to change"] if materials else []
     parts.append(f"{counts['delete']} to delete")
     line = "Plan: " + ", ".join(parts)
     if counts["delete"]:
@@ -239,11 +242,15 @@ def status_notes(plan: Plan) -> str:
 
 
 def blocked_note(plan: Plan) -> str:
-    blocked = len(plan.blocked)
-    if not blocked:
+    parts = []
+    if plan.blocked:
+        parts.append(plural(len(plan.blocked), "delete"))
+    if plan.blocked_materials:
+        parts.append(plural(len(plan.blocked_materials), "material change"))
+    if not parts:
         return ""
-    it = "it" if blocked == 1 else "them"
-    return f"{plural(blocked, 'delete')} blocked: apply refuses {it} until allowed."
+    it = "it" if len(plan.blocked) + len(plan.blocked_materials) == 1 else "them"
+    return f"{' and '.join(parts)} blocked: apply refuses {it} until allowed."
 
 
 def orphan_reason(plan: Plan) -> str:
@@ -270,4 +277,50 @@ def drift_summary(drift: Drift) -> str:
         return f"In sync: {plural(len(drift.plan.unchanged), 'spec')} match the manifests."
     counts = drift.counts()
     parts = [f"{counts[kind]} {title.split(' (')[0]}" for kind, title in SECTIONS if counts[kind]]
+    if counts["material"]:
+        parts.append(f"{plural(counts['material'], 'shared material')} differing")
     return "Drift: " + ", ".join(parts) + "."
+
+
+#: Names shown per group of a material change's reach; the rest are counted.
+REACH_NAMES = 5
+
+
+def reach_groups(material: MaterialChange) -> list[tuple[str, list[Reached]]]:
+    """The specs a material change reaches, grouped: managed here, by each other owner,
+    unmanaged (in that order; empty groups left out)."""
+    here = [r for r in material.reach if r.owner == HERE]
+    others: dict[str, list[Reached]] = {}
+    for reached in material.reach:
+        if reached.owner not in (HERE, None):
+            others.setdefault(str(reached.owner), []).append(reached)
+    unmanaged = [r for r in material.reach if r.owner is None]
+    groups = [("managed here", here)]
+    groups += [(f"managed by {owner}", found) for owner, found in sorted(others.items())]
+    groups.append(("unmanaged", unmanaged))
+    return [(label, found) for label, found in groups if found]
+
+
+def reach_summary(material: MaterialChange) -> str:
+    """``reaches 3 specs (1 managed here, 2 unmanaged)``."""
+    parts = ", ".join(f"{len(found)} {label}" for label, found in reach_groups(material))
+    return f"reaches {plural(len(material.reach), 'spec')} ({parts})"
+
+
+def route_text(material: MaterialChange) -> str:
+    """How apply makes the change, in words whose names the caller quotes."""
+    if material.carried_by:
+        return "written by the writes above to " + ", ".join(
+            quote(name) for name in material.carried_by
+        )
+    if material.via:
+        slots = ", ".join(material.body)
+        return f"written once, through {quote(material.via)} ({slots})"
+    return "nothing of this directory can write it"
+
+
+def kept_note(plan: Plan) -> str:
+    if not plan.kept_materials:
+        return ""
+    names = ", ".join(plan.kept_materials)
+    return f"Defined nowhere in the manifests, so Ionworks keeps their definitions: {clean(names)}."
