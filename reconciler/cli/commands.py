@@ -89,7 +89,7 @@ def validate(paths: tuple[str, ...]) -> int:
     for warning in manifest_set.warnings:
         terminal.echo(str(warning), err=True)
     materials = sum(1 for m in manifest_set.materials if m.defined_at is not None)
-    shared = f" and {materials} shared material(s)" if materials else ""
+    shared = f" and {materials} material(s)" if materials else ""
     terminal.out(f"{len(manifest_set.specs)} cell specification(s){shared} valid.")
     return EXIT_OK
 
