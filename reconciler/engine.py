@@ -446,12 +446,17 @@ def apply_plans(
         return run(go())
 
 
-def fetch_specs(connection: Connection) -> tuple[str, list[dict[str, Any]]]:
-    """The project (from the global options) and every one of its live specs, in full."""
+def fetch_specs(
+    connection: Connection, project: str | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """The project (``project``, else the global options') and every one of its live specs."""
     settings = connection.settings()
-    project_id = settings.project_id
+    project_id = project or settings.project_id
     if not project_id:
-        raise UsageError("export needs a project: pass --project or set IONWORKS_PROJECT_ID")
+        raise UsageError(
+            "export needs a project: set project_id in the directory's ionworks-apply.yaml, "
+            "pass --project, or set IONWORKS_PROJECT_ID"
+        )
 
     async def go() -> list[dict[str, Any]]:
         async with IonworksClient(settings) as client:

@@ -11,6 +11,13 @@ import pytest
 from helpers import Api, spec_doc, write_manifests
 
 Cli = Callable[..., Any]
+
+
+def spec_files(directory: Path) -> list[Path]:
+    """The spec manifests an export wrote (not its config, schema or material catalog)."""
+    return sorted(p for p in directory.glob("*.yaml") if p.name != "ionworks-apply.yaml")
+
+
 EXAMPLES = Path(__file__).parent.parent / "manifests"
 
 
@@ -75,14 +82,14 @@ def test_export_round_trip_plans_no_changes(
     out = tmp_path / "exported"
     result = run_cli("export", "--out", str(out), "--owner", "examples", env=sandbox_env)
     assert result.code == 0, result.output
-    files = sorted(p.name for p in out.glob("*.yaml"))
+    files = sorted(p.name for p in spec_files(out))
     assert len(files) == len([s for s in api.specs() if s["name"] != "Made in the web app"])
-    for path in out.glob("*.yaml"):
+    for path in spec_files(out):
         text = path.read_text()
         assert text.startswith("# yaml-language-server: $schema=")
         for server_field in ("managed_by", "created_at", "anode_id", "material_id", "project_id"):
             assert server_field not in text
-    (out / "ionworks-apply.yaml").write_text("owner: examples\n")
+    assert "owner: examples" in (out / "ionworks-apply.yaml").read_text()
     plan = run_cli("plan", str(out), "--detailed-exitcode", env=sandbox_env)
     assert plan.code == 0, plan.output
     assert "No changes." in plan.out
@@ -95,7 +102,7 @@ def test_export_include_unmanaged_plans_only_adoption(
     out = tmp_path / "exported"
     result = run_cli("export", "--out", str(out), "--include-unmanaged", env=sandbox_env)
     assert result.code == 0, result.output
-    assert [p.name for p in out.glob("*.yaml")] == ["legacy-cell.yaml"]
+    assert [p.name for p in spec_files(out)] == ["legacy-cell.yaml"]
     plan = json.loads(run_cli("plan", str(out), "--format", "json", env=sandbox_env).out)
     [change] = plan["plans"][0]["changes"]
     assert (change["kind"], change["details"]) == ("adopt", [])
@@ -127,6 +134,64 @@ def test_export_never_writes_over_the_config(
     result = run_cli("export", "--out", str(out), "--force", env=sandbox_env)
     assert result.code == 0, result.output
     assert (out / "ionworks-apply.yaml").read_text() == config
-    [written] = [p for p in out.iterdir() if p.name != "ionworks-apply.yaml"]
+    [written] = spec_files(out)
     assert f"name: {name}" in written.read_text()
     assert run_cli("validate", str(out)).code == 0
+
+
+def test_export_writes_shared_materials_once_and_plans_back_empty(
+    run_cli: Cli, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    assert run_cli("apply", str(EXAMPLES), "--yes", env=sandbox_env).code == 0
+    out = tmp_path / "exported"
+    result = run_cli("export", "--out", str(out), "--owner", "examples", env=sandbox_env)
+    assert result.code == 0, result.output
+    catalog = out / "materials" / "lp57-solvionic.yaml"
+    assert "kind: material" in catalog.read_text() and "solvent_ratio" in catalog.read_text()
+    coin = (out / "ncm622-graphite-coin-cell.yaml").read_text()
+    assert "name: LP57" in coin and "solvent_ratio" not in coin, "specs only name the material"
+    assert (out / "cellspec.schema.json").exists(), "$schema points at a file that exists"
+    assert run_cli("validate", str(out)).code == 0
+    assert run_cli("plan", str(out), "--detailed-exitcode", env=sandbox_env).code == 0
+
+
+def test_export_takes_owner_and_project_from_the_directory_and_hints_when_empty(
+    run_cli: Cli, sandbox_env: dict[str, str], tmp_path: Path, api: Api
+) -> None:
+    manifests = write_manifests(tmp_path / "m", spec_doc("Lab cell"), config="owner: lab\n")
+    assert run_cli("apply", str(manifests), "--yes", env=sandbox_env).code == 0
+    out = write_manifests(tmp_path / "out", config="owner: lab\n")
+    result = run_cli("export", "--out", str(out), env=sandbox_env)
+    assert result.code == 0, result.output
+    assert [p.name for p in spec_files(out)] == ["lab-cell.yaml"]
+    assert run_cli("plan", str(out), "--detailed-exitcode", env=sandbox_env).code == 0
+    elsewhere = run_cli("export", "--out", str(tmp_path / "new"), env=sandbox_env)
+    assert elsewhere.code == 0
+    assert "No spec carries ionworks-apply/default" in elsewhere.err
+    assert "1 with ionworks-apply/lab" in elsewhere.err
+    clash = run_cli("export", "--out", str(out), "--owner", "other", env=sandbox_env)
+    assert clash.code == 1 and "says owner 'lab'" in clash.err
+
+
+def test_export_writes_only_valid_manifests_and_names_what_it_cannot_express(
+    run_cli: Cli, sandbox_env: dict[str, str], tmp_path: Path, api: Api
+) -> None:
+    odd = [
+        {"name": "No ratings", "ratings": {}, "source": {}},
+        {"name": "Inverted", **{k: v for k, v in spec_doc("x").items() if k != "name"}},
+        {"name": "Odd unit", "ratings": {"capacity": {"value": 5, "unit": "furlongs"}}},
+        {"name": "Odd source", "source": {"doi": "10.1/x", "isbn": "978"}},
+    ]
+    odd[1]["ratings"] = {**odd[1]["ratings"], "voltage_min": {"value": 5, "unit": "V"}}
+    for body in odd:
+        api.http.post("/_sandbox/raw_specs", json=body).raise_for_status()
+    out = tmp_path / "exported"
+    result = run_cli("export", "--out", str(out), "--include-unmanaged", env=sandbox_env)
+    assert result.code == 1, result.output
+    assert [p.name for p in spec_files(out)] == ["no-ratings.yaml"]
+    assert "{}" not in (out / "no-ratings.yaml").read_text()
+    for name in ("Inverted", "Odd unit", "Odd source"):
+        assert f"not exported: '{name}'" in result.err
+    assert run_cli("validate", str(out)).code == 0
+    plan = json.loads(run_cli("plan", str(out), "--format", "json", env=sandbox_env).out)
+    assert [c["kind"] for c in plan["plans"][0]["changes"]] == ["adopt"]

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -383,7 +384,11 @@ def drift(options: GlobalOptions, directories: tuple[str, ...], fmt: str) -> int
     help="Directory to write manifests into.",
 )
 @click.option("--name", "pattern", default="*", show_default=True, help="Only names matching.")
-@click.option("--owner", default="default", show_default=True, help="Whose managed specs.")
+@click.option(
+    "--owner",
+    default=None,
+    help="Whose managed specs [default: the directory's config, else 'default'].",
+)
 @click.option("--include-unmanaged", is_flag=True, help="Also specs without an ownership marker.")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @pass_options
@@ -391,28 +396,76 @@ def export(
     options: GlobalOptions,
     out_dir: str,
     pattern: str,
-    owner: str,
+    owner: str | None,
     include_unmanaged: bool,
     force: bool,
 ) -> int:
-    """Write live specs as manifests (one file each), to adopt ionworks-apply on a project."""
-    from reconciler.config import ProjectConfig
+    """Write live specs as manifests to adopt ionworks-apply on a project: one file per spec,
+    shared materials in materials/, and the config and schema where missing."""
+    from reconciler.config import CONFIG_FILENAME, ProjectConfig, read_config
+    from reconciler.editor_schema import json_schema
     from reconciler.engine import fetch_specs
-    from reconciler.export import select, write_export
+    from reconciler.export import SCHEMA_FILE, build_export, select, write_export
 
+    out = Path(out_dir)
+    config, problems = read_config(out) if out.is_dir() else (ProjectConfig(), [])
+    if config is None:
+        raise ManifestError(problems)
+    has_config = (out / CONFIG_FILENAME).exists()
+    if owner is not None and has_config and owner != config.owner:
+        raise UsageError(
+            f"{out / CONFIG_FILENAME} says owner '{config.owner}', not '{owner}': drop --owner "
+            "or change the config"
+        )
     try:
-        marker = ProjectConfig(owner=owner).marker
+        chosen = ProjectConfig(owner=owner or config.owner)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise UsageError(
             f"--owner {owner!r} is not a valid owner: use 1-64 letters, digits, '.', '_' or '-'"
         ) from exc
-    _, live = fetch_specs(options.connection)
-    records = select(live, marker=marker, pattern=pattern, include_unmanaged=include_unmanaged)
-    files = write_export(records, Path(out_dir), force=force)
-    for exported in files:
-        terminal.echo(f"wrote {exported.path}  ({exported.name})")
-    terminal.out(f"Exported {len(files)} cell specification(s) to {out_dir}.")
+    project_id, live = fetch_specs(options.connection, config.project_id)
+    records = select(
+        live, marker=chosen.marker, pattern=pattern, include_unmanaged=include_unmanaged
+    )
+    exported = build_export(records, out)
+    extra = {SCHEMA_FILE: json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"}
+    if not has_config:
+        extra[CONFIG_FILENAME] = f"project_id: {project_id}\nowner: {chosen.owner}\n"
+    write_export(exported, out, force=force, extra=extra, mask=redact)
+    for written in exported.files:
+        terminal.echo(f"wrote {written.path}  ({written.name})")
+    for note in exported.notes:
+        terminal.echo(f"note: {note}", err=True)
+    for name, why in exported.skipped:
+        terminal.echo(f"not exported: {name!r}: {why}", err=True)
+    specs = len(records) - len(exported.skipped)
+    terminal.out(f"Exported {specs} cell specification(s) to {out_dir}.")
+    if not records:
+        terminal.echo(_nothing_matched(live, chosen.marker, pattern), err=True)
+    if exported.skipped:
+        raise ApplyFailedError(
+            f"{len(exported.skipped)} spec(s) could not be written as valid manifests (see "
+            "above); they are left to Ionworks, unmanaged"
+        )
     return EXIT_OK
+
+
+def _nothing_matched(live: Sequence[Mapping[str, Any]], marker: str, pattern: str) -> str:
+    """Why an export found nothing: who does own the specs that are there."""
+    from reconciler.ownership import marker_of
+
+    owners: dict[str, int] = {}
+    for record in live:
+        found = marker_of(record) or "no ownership marker"
+        owners[found] = owners.get(found, 0) + 1
+    if not owners:
+        return "The project holds no cell specifications."
+    held = "; ".join(f"{count} with {owner}" for owner, count in sorted(owners.items()))
+    return (
+        f"No spec carries {marker} and matches '{pattern}'. The project holds: {held}. Use "
+        "--owner (or the config's owner) for another directory's specs, --include-unmanaged "
+        "for specs no directory manages yet."
+    )
 
 
 COMMANDS = (validate, fmt, schema, plan, apply, show, drift, export)

@@ -22,7 +22,7 @@ from typing import Any
 
 from reconciler.drift import SECTIONS, Drift
 from reconciler.plan import Change, MaterialChange, Plan
-from reconciler.render.markdown_escape import code, html_code, md, prose
+from reconciler.render.markdown_escape import code, html_code, html_text, md, prose
 from reconciler.render.values import (
     REACH_NAMES,
     RELEASE_TEXT,
@@ -222,7 +222,8 @@ def _shared(plan: Plan) -> str:
 def _material(material: MaterialChange) -> str:
     """One material change: its field table, its reach by group, and how it is written."""
     blocked = " · <b>blocked</b>" if material.blocks else ""
-    summary = f"<b>~ material</b> {html_code(material.name)} · {reach_summary(material)}{blocked}"
+    reach = html_text(reach_summary(material))
+    summary = f"<b>~ material</b> {html_code(material.name)} · {reach}{blocked}"
     rows = [
         [code(d.path, in_table=True), _cell(d.before), _cell(d.after)] for d in material.details
     ]
@@ -235,6 +236,8 @@ def _material(material: MaterialChange) -> str:
         more = f" and {len(reached) - REACH_NAMES} more" if len(reached) > REACH_NAMES else ""
         parts.append(f"- {md(label)}: {', '.join(names)}{more}")
     parts.append(md(route_text(material)))
+    if material.source:
+        parts.append(f"Defined at {code(material.source)}.")
     body = "\n\n".join(parts)
     return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
 

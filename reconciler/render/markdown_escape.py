@@ -35,7 +35,12 @@ def code(text: str, *, in_table: bool = False) -> str:
 
 def html_code(text: str) -> str:
     """User text inside an HTML block (``<summary>``), where markdown is not parsed."""
-    return f"<code>{html.escape(clean(text), quote=False)}</code>"
+    return f"<code>{html_text(text)}</code>"
+
+
+def html_text(text: str) -> str:
+    """Text (ours, quoting users') inside an HTML block: escaped, never markup."""
+    return html.escape(clean(text), quote=False)
 
 
 def md(text: str) -> str:

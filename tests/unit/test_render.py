@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 from cmarkgfm.cmark import Options as cmarkgfm_options
 
 from reconciler.errors import UsageError
-from reconciler.plan import Block, Cascade, Change, FieldChange, Plan
+from reconciler.plan import Block, Cascade, Change, FieldChange, MaterialChange, Plan, Reached
 from reconciler.render import FORMATS, render
 from reconciler.render import markdown as markdown_renderer
 from reconciler.render.values import cascade_text, display_url, format_value, summary_line
@@ -526,3 +527,40 @@ def test_display_url_drops_credentials() -> None:
     )
     for fmt in ("text", "markdown"):
         assert "s3cret" not in render([plan], fmt)
+
+
+def material_plan() -> Plan:
+    """A shared material changed in the catalog: it reaches a colleague's spec (blocked)."""
+    reach = (
+        Reached("Coin A", "s1", "here", 4),
+        Reached("Coin B", "s2", "here"),
+        Reached("Pack cell", "s3", "ionworks-apply/pack-team", 12),
+        Reached("Lab <script>", "s4", None),
+    )
+    change = MaterialChange(
+        key=("NCM622", "BASF"),
+        desired={"name": "NCM622", "manufacturer": "BASF", "definition": {"d50": q(12, "um")}},
+        before={"name": "NCM622", "manufacturer": "BASF", "definition": {"d50": q(10, "um")}},
+        details=(FieldChange("definition.d50", q(10, "um"), q(12, "um")),),
+        reach=reach,
+        targets=("Coin A", "Coin B"),
+        source="manifests/materials/ncm622.yaml:2:1",
+        spec_id="s1",
+        via="Coin A",
+        body={"cathode": {"material": {"name": "NCM622"}}},
+        blocks=(
+            Block(
+                "shared_material",
+                "it also changes 2 specs this directory does not manage",
+                "--allow-shared-material",
+            ),
+        ),
+    )
+    return replace(quiet_plan(), materials=(change,), kept_materials=('"Foil"',))
+
+
+def test_material_change_goldens() -> None:
+    check_golden("materials.txt", render([material_plan()], "text"))
+    check_golden("materials.md", render([material_plan()], "markdown"))
+    [data] = json.loads(render([material_plan()], "json"))["plans"]
+    assert Plan.from_data(data) == material_plan()
