@@ -197,3 +197,32 @@ def test_an_api_that_keeps_materials_is_reported_once_and_nothing_loops(
         assert drift.code == 2 and drift.out.count("material") >= 1
     finally:
         api.close()
+
+
+def test_a_saved_plan_with_a_material_change_applies_only_as_reviewed(
+    run_cli: Cli, sandbox_env: dict[str, str], tmp_path: Path, api: Api
+) -> None:
+    specs = [with_cathode("A", NCM), with_cathode("B", NCM)]
+    manifests = write_with_catalog(tmp_path / "m", OLD, *specs)
+    assert run_cli("apply", str(manifests), "--yes", env=sandbox_env).code == 0
+    write_with_catalog(manifests, NEW, *specs)
+    plan_file = tmp_path / "plan.json"
+    saved = run_cli("plan", str(manifests), "--out", str(plan_file), env=sandbox_env)
+    assert saved.code == 0, saved.output
+    a, loading = api.spec("A"), {"loading": {"value": 20, "unit": "mg/cm**2"}}
+
+    def cathode(definition: dict[str, Any]) -> dict[str, Any]:
+        return {"cathode": {"properties": loading, "material": {**NCM, "definition": definition}}}
+
+    api.patch(a["id"], cathode({"type": "changed in the web app"}))
+    api.clear_journal()
+    stale = run_cli("apply", str(plan_file), env=sandbox_env)
+    assert stale.code == 3, stale.output
+    assert 'material "NCM622" (BASF) changed in Ionworks since the plan' in stale.err
+    assert api_writes(api) == []
+    api.patch(a["id"], cathode(OLD))
+    applied = run_cli("apply", str(plan_file), env=sandbox_env)
+    assert applied.code == 0, applied.output
+    assert live_definition(api, "B") == NEW
+    again = run_cli("apply", str(plan_file), env=sandbox_env)
+    assert again.code == 0 and "already applied" in again.output
