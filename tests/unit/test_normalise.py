@@ -6,6 +6,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import json_value
 
 from reconciler import compare, normalise
 
@@ -42,22 +43,6 @@ LIVE_RECORD: dict[str, Any] = {
     },
     "cathode": None,
 }
-
-
-json_leaf = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-(10**6), 10**6),
-    st.floats(allow_nan=False, allow_infinity=False, width=32),
-    st.text(max_size=8),
-)
-json_value = st.recursive(
-    json_leaf,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3)
-    ),
-    max_leaves=12,
-)
 
 
 def test_live_body_keeps_only_what_a_manifest_can_declare() -> None:
