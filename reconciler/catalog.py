@@ -19,6 +19,7 @@ from typing import Any
 
 from reconciler.compare import same
 from reconciler.errors import Location, Problem
+from reconciler.plan import material_title
 
 #: A material's identity within a project: its name and its manufacturer (None: none given).
 MaterialKey = tuple[str, str | None]
@@ -31,12 +32,6 @@ SHARED_FIELDS = ("definition", "product_id")
 def material_key(material: Mapping[str, Any]) -> MaterialKey:
     manufacturer = material.get("manufacturer")
     return str(material.get("name")), manufacturer if isinstance(manufacturer, str) else None
-
-
-def describe_key(key: MaterialKey) -> str:
-    """``"NCM622" (BASF)``, or ``"NCM622"`` when no manufacturer is given."""
-    name, manufacturer = key
-    return f'"{name}"' + (f" ({manufacturer})" if manufacturer else "")
 
 
 @dataclass(frozen=True)
@@ -112,7 +107,7 @@ def build_catalog(
             problems.append(
                 Problem(
                     document.location,
-                    f"material {describe_key(document.key)} is already in the catalog at "
+                    f"material {material_title(document.key)} is already in the catalog at "
                     f"{first.location}; define each material once",
                 )
             )
@@ -129,7 +124,7 @@ def build_catalog(
                 problems.append(
                     Problem(
                         locate(use.spec, (use.slot, "material", field)),
-                        f"{field}: null is not sent: material {describe_key(key)} is shared by "
+                        f"{field}: null is not sent: material {material_title(key)} is shared by "
                         f"every spec that uses it, so a spec cannot clear its {field}",
                         "warning",
                     )
@@ -166,7 +161,7 @@ def _conflict(
         if theirs is None:
             return Problem(
                 here,
-                f"material {describe_key(key)} is in the catalog at {entry.location}, which "
+                f"material {material_title(key)} is in the catalog at {entry.location}, which "
                 f"sets no {field}; set it there, once, not here",
             )
     elif (key, field) in inline:
@@ -178,7 +173,7 @@ def _conflict(
         return None
     return Problem(
         here,
-        f"material {describe_key(key)} is shared by every spec that uses it, but this {field} "
+        f"material {material_title(key)} is shared by every spec that uses it, but this {field} "
         f"differs from {what} at {where}; define it once (a `kind: material` document) and "
         "name it here by name and manufacturer",
     )

@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import layout, normalise
-from reconciler.catalog import MaterialKey, describe_key, material_key
+from reconciler.catalog import MaterialKey, material_key
 from reconciler.compare import same
 from reconciler.config import CONFIG_FILENAME
 from reconciler.errors import UsageError
 from reconciler.ownership import MARKER_PATH, marker_of
 from reconciler.paths import path_text, without_paths
+from reconciler.plan import material_title
 from reconciler.schema import check_material, check_spec
 
 SCHEMA_FILE = "cellspec.schema.json"
@@ -101,7 +102,7 @@ def build_export(records: Sequence[Mapping[str, Any]], out_dir: Path) -> Export:
             export.files.append(
                 ExportedFile(
                     out_dir / MATERIALS_DIR / f"{stem}.yaml",
-                    describe_key(key),
+                    material_title(key),
                     MATERIAL_SCHEMA_LINE + layout.dump(layout.document_nodes(document)),
                 )
             )
@@ -154,7 +155,7 @@ def _catalog_document(
         others = [spec for spec, value in values if not same(value, first)]
         if others:
             export.notes.append(
-                f"material {describe_key(key)} has different {part}s in Ionworks ({first_spec} "
+                f"material {material_title(key)} has different {part}s in Ionworks ({first_spec} "
                 f"and {', '.join(others)}): exported without one, so apply keeps each as it is"
             )
             continue
@@ -167,7 +168,7 @@ def _catalog_document(
     problem = _first_problem(check_material(document))
     if problem:
         export.notes.append(
-            f"material {describe_key(key)} is not written to the catalog ({problem}): apply "
+            f"material {material_title(key)} is not written to the catalog ({problem}): apply "
             "keeps it as it is"
         )
         return None

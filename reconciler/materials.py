@@ -25,7 +25,7 @@ from reconciler.catalog import DesiredMaterial, MaterialKey, material_key
 from reconciler.manifests import SpecDocument
 from reconciler.normalise import COMPONENT_SLOTS, INSTANCE_COUNT, MATERIAL_IDS
 from reconciler.ownership import foreign_owner, marker_of
-from reconciler.plan import Change, FieldChange, MaterialChange, Reached
+from reconciler.plan import Change, FieldChange, MaterialChange, Reached, material_title
 
 #: ``Reached.owner`` of a spec this directory manages (or declares and will adopt).
 HERE = "here"
@@ -95,7 +95,7 @@ def plan_materials(
         if material.key not in wanted:
             continue
         if material.definition is None and material.product_id is None:
-            kept.append(MaterialChange(material.key, {}, {}).name)
+            kept.append(material_title(material.key))
             continue
         change = _material_change(
             material, by_key.get(material.key, []), wanted[material.key], matched, changes

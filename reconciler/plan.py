@@ -179,6 +179,13 @@ class Change:
         }
 
 
+def material_title(key: tuple[str, str | None]) -> str:
+    """``"NCM622" (BASF)``, or ``"NCM622"`` without a manufacturer: how a material is named
+    everywhere it is shown."""
+    name, manufacturer = key
+    return f'"{name}"' + (f" ({manufacturer})" if manufacturer else "")
+
+
 @dataclass(frozen=True)
 class Reached:
     """A spec a material change reaches: who manages it, and how many cells it has."""
@@ -224,9 +231,7 @@ class MaterialChange:
 
     @property
     def name(self) -> str:
-        """``"NCM622" (BASF)``: how the material is named everywhere it is shown."""
-        material, manufacturer = self.key
-        return f'"{material}"' + (f" ({manufacturer})" if manufacturer else "")
+        return material_title(self.key)
 
     @property
     def beyond_here(self) -> tuple[Reached, ...]:
