@@ -1,22 +1,18 @@
 """The engine: what each command does between parsing its flags and printing its result.
 
 The click layer (``reconciler.cli``) parses and renders; the engine owns the rest, behind
-synchronous entry points: the event loop (``run``, where Ctrl-C is handled), the API client's
-lifetime, the embedded sandbox, garbage-collector tuning, loading manifests directories,
-fetching and planning them with their cascades counted, re-deriving saved plans, and applying.
+synchronous entry points (each running its work on ``reconciler.runtime``'s event loop): the
+API client's lifetime, the embedded sandbox, loading manifests directories, fetching and
+planning them with their cascades counted, re-deriving saved plans, and applying.
 It prints nothing: progress goes to a ``Reporter`` and confirmations to callbacks.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import secrets
-import signal
-import sys
-import threading
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,11 +24,13 @@ from reconciler.applier import Applier, Reporter, count_cascade
 from reconciler.errors import ConfigError, PlanFileError, UsageError
 from reconciler.freshness import check_fresh
 from reconciler.manifests import ManifestSet, load_manifests
-from reconciler.plan import Plan, load_plans
+from reconciler.plan import Plan
+from reconciler.plan_files import load_plans
 from reconciler.planner import build_plan
 from reconciler.projects import project_name
 from reconciler.results import ApplyResult, Outcome
 from reconciler.reviewed import check_pairs, pair_by_project
+from reconciler.runtime import fewer_collections, run
 
 if TYPE_CHECKING:
     from reconciler.sandbox.server import SandboxServer
@@ -41,121 +39,6 @@ T = TypeVar("T")
 
 #: How plans made with ``--sandbox`` name their API: this prefix and the state directory.
 SANDBOX_API_PREFIX = "sandbox:"
-
-#: Seconds the work may take to stop after the first Ctrl-C before the process ends anyway.
-INTERRUPT_GRACE = 3.0
-INTERRUPTED_MESSAGE = "\nInterrupted; a re-run converges."
-
-
-# -- the event loop ----------------------------------------------------------------------------
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` on a new event loop; Ctrl-C stops it at once and never hangs.
-
-    The first Ctrl-C cancels the work, so no new request starts (one already sent may still
-    land: a re-run converges), and raises KeyboardInterrupt once it has unwound. If it has not
-    within ``INTERRUPT_GRACE`` seconds, or on a second Ctrl-C, the process ends there and then
-    with exit code 130: nothing a stuck request or a slow server does can hold it.
-    """
-    loop = asyncio.new_event_loop()
-    task = loop.create_task(coro)
-    interrupts = 0
-
-    def interrupted() -> None:
-        nonlocal interrupts
-        interrupts += 1
-        if interrupts > 1:
-            _exit_now()
-        task.cancel()
-        loop.call_later(INTERRUPT_GRACE, _exit_now)
-
-    previous = _take_sigint(loop, interrupted)
-    try:
-        return loop.run_until_complete(task)
-    except asyncio.CancelledError:
-        if interrupts:
-            raise KeyboardInterrupt from None
-        raise
-    finally:
-        _close(loop)
-        if previous is not None:
-            signal.signal(signal.SIGINT, exit_on_signal if interrupts else previous)
-
-
-def _take_sigint(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]) -> Any:
-    """Route SIGINT to ``handler`` on ``loop`` (main thread only); the handler to restore."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    previous = signal.getsignal(signal.SIGINT)
-    loop.add_signal_handler(signal.SIGINT, handler)
-    return previous
-
-
-def _close(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel what is left (with the grace timer still armed), then close the loop."""
-    leftovers = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    for leftover in leftovers:
-        leftover.cancel()
-    if leftovers:
-        loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
-    loop.run_until_complete(loop.shutdown_asyncgens())
-    if threading.current_thread() is threading.main_thread():
-        loop.remove_signal_handler(signal.SIGINT)
-    loop.close()
-
-
-def _exit_now() -> None:
-    print(INTERRUPTED_MESSAGE, file=sys.stderr, flush=True)
-    sys.stdout.flush()
-    os._exit(130)
-
-
-def exit_on_signal(signum: int, frame: object) -> None:
-    """A signal handler for after the first Ctrl-C: the next one ends the process at once."""
-    _exit_now()
-
-
-def interrupt_once(signum: int, frame: object) -> None:
-    """The process's SIGINT handler: the first Ctrl-C unwinds (KeyboardInterrupt, exit 130,
-    one message); any further one ends the process at once, whatever it is doing."""
-    signal.signal(signal.SIGINT, exit_on_signal)
-    raise KeyboardInterrupt
-
-
-class _RareCollections:
-    """Run the garbage collector rarely while manifests and live specs are turned into trees,
-    and while apply writes.
-
-    Loading and planning 10,000 specs builds millions of small, acyclic dicts that all survive,
-    so the collector keeps re-scanning a growing heap for nothing: 15-20 % of a large plan (mypy
-    raises its threshold for the same reason); apply's answers and records are the same. The
-    threshold comes back when the last user leaves; plans of several directories overlap.
-    """
-
-    #: First-generation threshold meanwhile (CPython's default is 700).
-    THRESHOLD = 100_000
-
-    def __init__(self) -> None:
-        self.users = 0
-        self.saved = gc.get_threshold()
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        if self.users == 0:
-            self.saved = gc.get_threshold()
-            gc.set_threshold(max(self.THRESHOLD, self.saved[0]), *self.saved[1:])
-        self.users += 1
-        try:
-            yield
-        finally:
-            self.users -= 1
-            if self.users == 0:
-                gc.set_threshold(*self.saved)
-
-
-fewer_collections = _RareCollections()
-
 
 # -- where to talk to ---------------------------------------------------------------------------
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from reconciler import compare, normalise
 from reconciler.api import ApiSettings, Credentials, IonworksClient
-from reconciler.engine import fewer_collections
 from reconciler.paths import without_paths
+from reconciler.runtime import fewer_collections
 
 KEYS = st.sampled_from(["a", "b", "value", "unit", "properties", "managed_by"])
 LEAF = st.one_of(

@@ -23,7 +23,7 @@ from reconciler import __version__
 from reconciler.api import redaction
 from reconciler.cli import commands, terminal
 from reconciler.cli.commands import GlobalOptions
-from reconciler.engine import INTERRUPTED_MESSAGE, Connection, interrupt_once
+from reconciler.engine import Connection
 from reconciler.errors import (
     EXIT_ERROR,
     EXIT_INTERNAL,
@@ -32,6 +32,7 @@ from reconciler.errors import (
     IonworksApplyError,
     ManifestError,
 )
+from reconciler.runtime import INTERRUPTED_MESSAGE, interrupt_once
 
 DEFAULT_SANDBOX_DIR = ".ionworks-sandbox"
 

@@ -156,7 +156,7 @@ def plan(
     """Show what apply would change, without changing anything."""
     from reconciler.engine import plan_directories
     from reconciler.guards import GuardOptions
-    from reconciler.plan import save_plans
+    from reconciler.plan_files import save_plans
     from reconciler.render import render
 
     guard_options = GuardOptions(
@@ -344,7 +344,7 @@ def _write_report(path: Path, results: Sequence[ApplyResult]) -> str | None:
 @pass_options
 def show(options: GlobalOptions, plan_file: str, fmt: str) -> int:
     """Render a plan saved by plan --out again (reads no API)."""
-    from reconciler.plan import load_plans
+    from reconciler.plan_files import load_plans
     from reconciler.render import render
 
     terminal.out(render(load_plans(Path(plan_file)), fmt, color=options.color).rstrip("\n"))

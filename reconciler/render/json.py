@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from reconciler.drift import Drift
-from reconciler.plan import Plan, envelope, plans_document
+from reconciler.plan import Plan
+from reconciler.plan_files import envelope, plans_document
 from reconciler.results import ApplyResult
 
 

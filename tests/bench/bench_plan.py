@@ -44,7 +44,7 @@ import httpx
 from ruamel.yaml import YAML
 from ruamel.yaml.cyaml import CSafeLoader
 
-from reconciler import engine, guards, normalise, planner, render
+from reconciler import engine, guards, normalise, planner, render, runtime
 from reconciler.api import ApiSettings, Credentials, IonworksClient
 from reconciler.cli import main as cli_main
 from reconciler.sandbox.db import Database
@@ -307,11 +307,11 @@ def breakdown(sandbox: Sandbox, manifests: Path, concurrency: int) -> dict[str, 
             return await client.list_specs(target.project_id, view=normalise.live_view)
 
     started = time.perf_counter()
-    with engine.fewer_collections():
+    with runtime.fewer_collections():
         live = asyncio.run(fetch())
     times["fetch"] = time.perf_counter() - started
     started = time.perf_counter()
-    with engine.fewer_collections():
+    with runtime.fewer_collections():
         plan = planner.build_plan(
             target.manifests,
             live,

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import PlanFileError
-from reconciler.plan import Cascade, Change, Plan, load_plans, save_plans
+from reconciler.plan import Cascade, Change, Plan
+from reconciler.plan_files import load_plans, save_plans
 
 PLAN = Plan(
     "p",
