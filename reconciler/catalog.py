@@ -23,8 +23,11 @@ from reconciler.plan import material_title
 
 #: A material's identity within a project: its name and its manufacturer (None: none given).
 MaterialKey = tuple[str, str | None]
-#: Where a path inside spec number N of the set was written (re-read with full positions).
+#: Where a path inside spec number N of the set was written (re-read with full positions: slow,
+#: so only for problems).
 Locate = Callable[[int, tuple[str | int, ...]], Location]
+#: Roughly where a slot of spec number N is (known without re-reading the file).
+Near = Callable[[int, str], Location]
 #: The fields of a material that are the material's, not a spec's.
 SHARED_FIELDS = ("definition", "product_id")
 
@@ -96,8 +99,13 @@ def build_catalog(
     bodies: Sequence[Mapping[str, Any]],
     slots: Iterable[str],
     locate: Locate,
+    near: Near,
 ) -> tuple[dict[MaterialKey, DesiredMaterial], list[Problem]]:
-    """The desired material per key, and a problem at every place that contradicts another."""
+    """The desired material per key, and a problem at every place that contradicts another.
+
+    Exact positions (``locate``) are looked up only for problems: with thousands of specs
+    defining materials inline, re-reading every file for them would triple loading.
+    """
     problems: list[Problem] = []
     catalog: dict[MaterialKey, DesiredMaterial] = {}
     entries: dict[MaterialKey, MaterialDocument] = {}
@@ -115,7 +123,7 @@ def build_catalog(
         catalog[document.key] = DesiredMaterial(
             document.key, document.definition, document.product_id, document.location
         )
-    inline: dict[tuple[MaterialKey, str], tuple[Any, Location]] = {}
+    inline: dict[tuple[MaterialKey, str], tuple[Any, _Use]] = {}
     for use in uses(bodies, slots):
         key = material_key(use.material)
         catalog.setdefault(key, DesiredMaterial(key))
@@ -129,18 +137,18 @@ def build_catalog(
                         "warning",
                     )
                 )
-            if use.material.get(field) is None:
+            value = use.material.get(field)
+            if value is None:
                 continue
-            here = locate(use.spec, (use.slot, "material", field))
-            problem = _conflict(key, field, use.material[field], here, entries, inline)
+            problem = _conflict(key, field, value, use, entries, inline, locate)
             if problem:
                 problems.append(problem)
             elif (key, field) not in inline:
-                inline[(key, field)] = (use.material[field], here)
+                inline[(key, field)] = (value, use)
                 if key not in entries:
-                    catalog[key] = replace(catalog[key], **{field: use.material[field]})
+                    catalog[key] = replace(catalog[key], **{field: value})
                     if catalog[key].defined_at is None:
-                        catalog[key] = replace(catalog[key], defined_at=here)
+                        catalog[key] = replace(catalog[key], defined_at=near(use.spec, use.slot))
     return catalog, problems
 
 
@@ -148,31 +156,35 @@ def _conflict(
     key: MaterialKey,
     field: str,
     value: Any,
-    here: Location,
+    use: _Use,
     entries: Mapping[MaterialKey, MaterialDocument],
-    inline: Mapping[tuple[MaterialKey, str], tuple[Any, Location]],
+    inline: Mapping[tuple[MaterialKey, str], tuple[Any, _Use]],
+    locate: Locate,
 ) -> Problem | None:
     """A problem when ``value`` differs from the catalog's, or from an earlier inline one."""
     entry = entries.get(key)
     if entry is not None:
         theirs = getattr(entry, field)
-        where = entry.field_locations.get(field, entry.location)
-        what = "the catalog's"
         if theirs is None:
             return Problem(
-                here,
+                locate(use.spec, (use.slot, "material", field)),
                 f"material {material_title(key)} is in the catalog at {entry.location}, which "
                 f"sets no {field}; set it there, once, not here",
             )
+        if same(value, theirs):
+            return None
+        where = entry.field_locations.get(field, entry.location)
+        what = "the catalog's"
     elif (key, field) in inline:
-        theirs, where = inline[(key, field)]
+        theirs, first = inline[(key, field)]
+        if same(value, theirs):
+            return None
+        where = locate(first.spec, (first.slot, "material", field))
         what = "the one"
     else:
         return None
-    if same(value, theirs):
-        return None
     return Problem(
-        here,
+        locate(use.spec, (use.slot, "material", field)),
         f"material {material_title(key)} is shared by every spec that uses it, but this {field} "
         f"differs from {what} at {where}; define it once (a `kind: material` document) and "
         "name it here by name and manufacturer",

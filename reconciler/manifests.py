@@ -160,7 +160,11 @@ def _load_set(
     problems.extend(loader.problems)
     problems.extend(loader.cross_file_problems())
     catalog, material_problems = build_catalog(
-        loader.materials, [spec.body for spec in loader.specs], COMPONENT_SLOTS, loader.locate
+        loader.materials,
+        [spec.body for spec in loader.specs],
+        COMPONENT_SLOTS,
+        loader.locate,
+        loader.near,
     )
     problems.extend(material_problems)
     if config is None or any(problem.severity == "error" for problem in problems):
@@ -319,6 +323,11 @@ class _Loader:
                 else:
                     claimed.setdefault(old, (number, index))
         return problems
+
+    def near(self, number: int, key: str) -> Location:
+        """Where top-level ``key`` of spec ``number`` is (known without re-reading)."""
+        spec = self.specs[number]
+        return spec.field_locations.get(key, spec.location)
 
     def _previous(self, number: int, index: int) -> Location:
         return self.locate(number, ("lifecycle", "previous_names", index))
