@@ -79,9 +79,8 @@ def diff_spec(
     """
     live = normalise.live_body(live_record)
     drop = [MARKER_PATH, *ignores]
-    state = normalise.spec_state(spec.body)
     if desired is None:
-        desired = compare.comparable_without(state, drop)
+        desired = compare.comparable_without(normalise.spec_state(spec.body), drop)
     declared = normalise.spec_state({field: live[field] for field in spec.body if field in live})
     live_cmp = compare.comparable_without(declared, drop)
     fields: list[str] = []
@@ -95,7 +94,7 @@ def diff_spec(
         if live_raw is None:  # only specs that differ pay for the readable details
             live_raw = without_paths(declared, drop)
         fields.append(field)
-        desired_raw = without_paths({field: state[field]}, drop)
+        desired_raw = without_paths(normalise.spec_state({field: spec.body[field]}), drop)
         details.extend(
             compare.field_differences(field, live_raw.get(field), desired_raw.get(field))
         )
