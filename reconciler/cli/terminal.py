@@ -128,12 +128,12 @@ def confirm_apply() -> bool:
     return answer.strip() == "yes"
 
 
-def confirm_cascade(change: Change) -> bool:
+def confirm_cascade(change: Change, *, color: bool) -> bool:
     """Lift a cascade block by typing the spec's name: the one guard a person may lift here."""
     echo(
         f'DELETE "{change.name}" would also delete {cascade_words(change.cascade)}.',
         fg="red",
-        color=True,
+        color=color,
     )
     typed: str = click.prompt(
         f"Type the spec's name ({safe(change.name)}) to delete it", default=""
