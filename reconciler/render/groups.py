@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.compare import canonical_json
-from reconciler.plan import Change, FieldChange, Plan, Reason
+from reconciler.plan import Change, FieldChange, MaterialChange, Plan, Reason
 from reconciler.render.values import created_fields
 
 #: Fewest specs sharing one field change for it to be shown once for all of them.
@@ -46,12 +46,14 @@ class Shared:
 
 @dataclass(frozen=True)
 class Section:
-    """Changes shown together: their shared field changes, and what is left of each."""
+    """Changes shown together: their shared field changes, what is left of each, and the
+    material changes of the same reason (never shared: each is one change already)."""
 
     changes: tuple[Change, ...]
     shared: tuple[Shared, ...] = ()
     #: ``id(change)`` -> the field changes of that change not shown among ``shared``.
     rest: dict[int, tuple[FieldChange, ...]] = field(default_factory=dict)
+    materials: tuple[MaterialChange, ...] = ()
 
     def rest_of(self, change: Change) -> tuple[FieldChange, ...]:
         return self.rest.get(id(change), field_changes(change))
@@ -71,14 +73,18 @@ class Layout:
 
 
 def layout(plan: Plan, changes: Sequence[Change] | None = None) -> Layout:
-    """The sections of ``changes`` (default: every writing change of ``plan``)."""
+    """The sections of ``changes`` (default: every writing change of ``plan``) and of the
+    plan's material changes."""
     shown = plan.writing_changes if changes is None else list(changes)
-    outside = [c for c in shown if reverts(c)]
-    mine = [c for c in shown if not reverts(c)]
-    return Layout(section(mine), section(outside))
+    mine = section([c for c in shown if not reverts(c)])
+    outside = section([c for c in shown if reverts(c)])
+    return Layout(
+        replace(mine, materials=tuple(m for m in plan.materials if not reverts(m))),
+        replace(outside, materials=tuple(m for m in plan.materials if reverts(m))),
+    )
 
 
-def reverts(change: Change) -> bool:
+def reverts(change: Change | MaterialChange) -> bool:
     """Whether apply would set back something changed outside ionworks-apply (``--base``)."""
     return change.reason in ("outside", "both")
 

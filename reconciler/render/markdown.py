@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reconciler.drift import SECTIONS, Drift
-from reconciler.plan import Change, Plan
-from reconciler.render.groups import Layout, layout, reverts
+from reconciler.plan import Change, MaterialChange, Plan
+from reconciler.render.groups import Layout, Section, layout, reverts
 from reconciler.render.markdown_budget import Quota, fit, omission_note
 from reconciler.render.markdown_changes import (
     Pieces,
@@ -32,6 +32,7 @@ from reconciler.render.markdown_changes import (
 from reconciler.render.markdown_escape import code, md, prose
 from reconciler.render.values import (
     REACH_NAMES,
+    base_text,
     block_reason,
     cascade_text,
     display_url,
@@ -96,27 +97,28 @@ def _plan(plan: Plan, shown: Layout, quota: Quota, pieces: Pieces) -> str:
         _shared(plan),
         _orphans(plan, quota),
     ]
-    if shown.outside.changes and any(c.kind != "delete" for c in shown.mine.changes):
+    if _listed(shown.outside) and _listed(shown.mine):
         blocks.append("#### From this change")
     blocks.append(section_block(shown.mine, quota, pieces, tagged=False))
-    blocks += [material(m) for m in plan.materials]
-    if any(c.kind != "delete" for c in shown.outside.changes):
+    blocks += [material(m) for m in shown.mine.materials]
+    if _listed(shown.outside):
         blocks += [
             "#### Changed outside ionworks-apply: apply reverts it",
             prose(outside_text(plan, "`")),
             section_block(shown.outside, quota, pieces, tagged=True),
+            *(material(m) for m in shown.outside.materials),
         ]
     blocks += [status_notes(plan), md(kept_note(plan))]
     return "\n\n".join(b for b in blocks if b)
 
 
+def _listed(section: Section) -> bool:
+    """Whether a section shows anything below the alerts (deletes are shown only there)."""
+    return bool(section.materials) or any(c.kind != "delete" for c in section.changes)
+
+
 def _base(plan: Plan) -> str:
-    if plan.base is None:
-        return ""
-    return (
-        f"Compared with the manifests at {code(short_commit(plan.base))} (`--base`): each "
-        "change is from this change, or reverts a change made outside ionworks-apply."
-    )
+    return f"Base: {prose(base_text(plan, '`'))}." if plan.base is not None else ""
 
 
 def _shared(plan: Plan) -> str:
@@ -201,7 +203,8 @@ def _warning(plan: Plan, quota: Quota) -> str:
 
 def _reverting(plan: Plan, quota: Quota) -> str:
     """With ``--base``: the changes that set back an edit made outside ionworks-apply."""
-    found = [c for c in plan.writing_changes if reverts(c)]
+    found: list[Change | MaterialChange] = [c for c in plan.writing_changes if reverts(c)]
+    found += [m for m in plan.materials if reverts(m)]
     if not found:
         return ""
     verb = "reverts" if len(found) == 1 else "revert"
@@ -214,9 +217,12 @@ def _reverting(plan: Plan, quota: Quota) -> str:
     return _alert("IMPORTANT", headline, [_reverting_item(c) for c in found], quota)
 
 
-def _reverting_item(change: Change) -> str:
-    """The spec and the fields it sets back (saying where this change sets one too)."""
+def _reverting_item(change: Change | MaterialChange) -> str:
+    """The spec (or material) and the fields it sets back (saying where this change sets one
+    too)."""
     fields = [d for d in change.details if d.reason in ("outside", "both")]
+    if isinstance(change, MaterialChange):
+        return f"material {code(change.name)}: " + ", ".join(code(d.path) for d in fields)
     if not fields:
         return f"{code(change.name)} ({change.kind})"
     shown = ", ".join(

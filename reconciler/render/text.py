@@ -9,6 +9,7 @@ user-provided string goes through ``values.clean`` (or ``values.quote``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from textwrap import wrap
 from typing import Any
 
 import click
@@ -88,15 +89,14 @@ def _plan(plan: Plan, color: bool) -> str:
         lines.append(f"  base:      {base_text(plan)}")
     if plan.changes or plan.materials:
         shown = layout(plan, plan.changes)
+        reverting = shown.outside.changes or shown.outside.materials
         lines.append("")
-        if shown.outside.changes:
+        if reverting:
             lines.append(_HEAD_INDENT + "From this change:")
         lines.extend(_section(shown.mine, plan, color, tagged=False))
-        for material in plan.materials:
-            lines.extend(_material(material, color))
-        if shown.outside.changes:
+        if reverting:
             lines += ["", _HEAD_INDENT + "Changed outside ionworks-apply (apply reverts it):"]
-            lines.append(_BODY_INDENT + outside_text(plan))
+            lines += [_BODY_INDENT + line for line in wrap(outside_text(plan), _NAMES_WIDTH)]
             lines.extend(_section(shown.outside, plan, color, tagged=True))
     lines.append("")
     lines.append(summary_line(plan))
@@ -119,6 +119,8 @@ def _section(section: Section, plan: Plan, color: bool, *, tagged: bool) -> list
         lines.extend(_BODY_INDENT + line for line in _wrapped(c.name for c in shared.changes))
     for change in section.changes:
         lines.extend(_change(change, section, plan, color, tagged=tagged))
+    for material in section.materials:
+        lines.extend(_material(material, color))
     return lines
 
 

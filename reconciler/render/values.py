@@ -214,13 +214,14 @@ def short_commit(commit: str) -> str:
     return commit[:12]
 
 
-def base_text(plan: Plan) -> str:
-    """What the changes of a plan made with ``--base`` were judged against, or ``""``."""
+def base_text(plan: Plan, fence: str = "") -> str:
+    """What the changes of a plan made with ``--base`` were judged against (the commit between
+    ``fence`` characters), or ``""``."""
     if plan.base is None:
         return ""
     return (
-        f"manifests at {short_commit(plan.base)} (each change marked as from this change or "
-        "as changed outside ionworks-apply)"
+        f"manifests at {fence}{short_commit(plan.base)}{fence} (each change marked as from "
+        "this change or as changed outside ionworks-apply)"
     )
 
 

@@ -257,3 +257,23 @@ def test_hostile_names_stay_text_in_shared_changes_and_reverts() -> None:
     assert comment.tags <= structure | tables, comment.tags - structure - tables
     assert "@team" not in "".join(comment.outside_code)
     assert "\x1b" not in render([marked], "text")
+
+
+def test_a_material_reverting_an_outside_edit_is_among_the_reverts() -> None:
+    """The catalog at the base already defined d50 as 12 um; Ionworks holds 10 um."""
+    plan = material_plan()
+    [found] = plan.materials
+    base = Base(COMMIT, materials={found.key: found.desired})
+    marked = classify(plan, base)
+    assert [(m.reason, [d.reason for d in m.details]) for m in marked.materials] == [
+        ("outside", ["outside"])
+    ]
+    text = render([marked], "text")
+    assert text.index("Changed outside ionworks-apply") < text.index('material "NCM622" (BASF)')
+    assert "definition.d50: 10 um -> 12 um  [reverts an edit made outside" in text
+    markdown = render([marked], "markdown")
+    assert '> - material `"NCM622" (BASF)`: `definition.d50`' in markdown
+    assert markdown.index("#### Changed outside") < markdown.index("<b>~ material</b>")
+    assert "#### From this change" not in markdown, "nothing else to show"
+    unmarked = render([plan], "markdown")
+    assert "[!IMPORTANT]" not in unmarked and "#### Changed outside" not in unmarked
