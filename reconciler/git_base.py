@@ -79,8 +79,8 @@ def mark_plans(plans: Sequence[Plan], ref: str) -> tuple[list[Plan], list[str]]:
 
 def read_base(ref: str, directory: Path) -> Base:
     """What ``directory`` declared at commit ``ref`` (nothing, if it did not exist there)."""
-    top = _git(directory, "rev-parse", "--show-toplevel").decode().rstrip("\n")
-    prefix = _git(directory, "rev-parse", "--show-prefix").decode().rstrip("\n").rstrip("/")
+    top = os.fsdecode(_git(directory, "rev-parse", "--show-toplevel")).rstrip("\n")
+    prefix = os.fsdecode(_git(directory, "rev-parse", "--show-prefix")).rstrip("\n").rstrip("/")
     commit = _commit(Path(top), ref)
     entries = _entries(Path(top), commit, prefix)
     if not entries:

@@ -81,6 +81,7 @@ def _items(shown: Layout) -> int:
 
 def _alert_items(plan: Plan) -> int:
     reverting = sum(1 for c in plan.writing_changes if reverts(c))
+    reverting += sum(1 for m in plan.materials if reverts(m))
     return len(plan.of_kind("delete")) + len(plan.blocked) + len(plan.of_kind("orphan")) + reverting
 
 

@@ -85,11 +85,6 @@ def section_block(section: Section, quota: Quota, pieces: Pieces, *, tagged: boo
     varying one value read as one table.
     """
     parts: list[str] = []
-    if section.shared:
-        parts.append(
-            "**Same change in several specs**, each shown once (the specs below show the rest "
-            "of their changes):"
-        )
     for shared in section.shared:
         if not quota.take("lines", "shared"):
             continue
@@ -97,6 +92,12 @@ def section_block(section: Section, quota: Quota, pieces: Pieces, *, tagged: boo
             parts.append(pieces.shared(shared, tagged=tagged))
         else:
             parts.append(pieces.shared_line(shared, tagged=tagged))
+    if parts:
+        parts.insert(
+            0,
+            "**Same change in several specs**, each shown once (the specs below show the rest "
+            "of their changes):",
+        )
     rows: list[str] = []
     full: list[str] = []
     short: list[str] = []
@@ -111,7 +112,7 @@ def section_block(section: Section, quota: Quota, pieces: Pieces, *, tagged: boo
             short.append(pieces.line(change, section))  # all of it is shared, above
         elif not quota.take("details"):
             short.append(pieces.line(change, section))
-        elif section.shared and change.kind == "update" and len(rest) <= ROWS_IN_TABLE:
+        elif section.shared and change.kind == "update" and 0 < len(rest) <= ROWS_IN_TABLE:
             rows.append(pieces.rows(change, section, tagged=tagged))
         else:
             full.append(pieces.section(change, section, tagged=tagged))

@@ -91,7 +91,7 @@ def _plan(plan: Plan, color: bool) -> str:
         shown = layout(plan, plan.changes)
         reverting = shown.outside.changes or shown.outside.materials
         lines.append("")
-        if reverting:
+        if reverting and (shown.mine.changes or shown.mine.materials):
             lines.append(_HEAD_INDENT + "From this change:")
         lines.extend(_section(shown.mine, plan, color, tagged=False))
         if reverting:

@@ -277,3 +277,14 @@ def test_a_material_reverting_an_outside_edit_is_among_the_reverts() -> None:
     assert "#### From this change" not in markdown, "nothing else to show"
     unmarked = render([plan], "markdown")
     assert "[!IMPORTANT]" not in unmarked and "#### Changed outside" not in unmarked
+
+
+def test_only_reverts_have_no_empty_section_of_this_change() -> None:
+    plan = classify(
+        plan_of([spec("Cell", notes="orig")], [live("Cell", notes="edited in the app")]),
+        Base(COMMIT, specs={"Cell": {"name": "Cell", "notes": "orig"}}),
+    )
+    for fmt in ("text", "markdown"):
+        output = render([plan], fmt)
+        assert "Changed outside ionworks-apply" in output
+        assert "From this change" not in output
