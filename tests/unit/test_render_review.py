@@ -116,6 +116,12 @@ def test_grouped_goldens() -> None:
     check_golden("grouped.md", markdown)
     assert len(markdown.encode("utf-8")) <= BUDGET
     assert markdown.count("DoE-042") == 4, "in two shared changes, then in its two rows"
+    [data] = json.loads(render([plan], "json"))["plans"]
+    doe = [c for c in data["changes"] if c["name"][4:].isdigit()]
+    shared = {"electrolyte.material.name", "electrolyte.properties.volume"}
+    assert len(doe) == 100
+    assert all(shared < {d["path"] for d in c["details"]} for c in doe), "JSON keeps them whole"
+    assert Plan.from_data(data) == plan
 
 
 def test_base_goldens_and_round_trip() -> None:
