@@ -29,6 +29,10 @@ class GuardOptions:
     allow_cascade: bool = False
     allow_empty: bool = False
     allow_shared_material: bool = False
+    #: Whether apply, run as this run would run it, could ask to lift a cascade block (a
+    #: terminal, not a reviewed plan): only then is the prompt offered as a way to allow one.
+    #: In CI there is no prompt, so suggesting one would send a reviewer nowhere.
+    prompt: bool = False
 
 
 def evaluate(
@@ -49,10 +53,7 @@ def evaluate(
                 Block(
                     guard="cascade",
                     reason=f"it would also delete {change.cascade.describe()}",
-                    allow=(
-                        f"--allow-cascade, `allow_cascade: true` in {CONFIG_FILENAME}, "
-                        "or typing the spec's name at apply's prompt"
-                    ),
+                    allow=_cascade_allow(prompt=options.prompt),
                 )
             )
         changes.append(replace(change, blocks=tuple(blocks)))
@@ -62,6 +63,14 @@ def evaluate(
         for material in plan.materials
     )
     return replace(plan, changes=tuple(changes), materials=materials)
+
+
+def _cascade_allow(*, prompt: bool) -> str:
+    """What allows a delete that takes cell data along; the prompt only where there is one."""
+    ways = ["`--allow-cascade`", f"`allow_cascade: true` in {CONFIG_FILENAME}"]
+    if prompt:
+        ways.append("typing the spec's name at apply's prompt")
+    return ", ".join(ways[:-1]) + ", or " + ways[-1]
 
 
 def _material_blocks(material: MaterialChange) -> tuple[Block, ...]:
@@ -85,7 +94,7 @@ def _material_blocks(material: MaterialChange) -> tuple[Block, ...]:
                 f"directory does not manage ({' and '.join(parts)})"
             ),
             allow=(
-                f"--allow-shared-material, or `allow_shared_material_changes: true` in "
+                "`--allow-shared-material`, or `allow_shared_material_changes: true` in "
                 f"{CONFIG_FILENAME}"
             ),
         ),
@@ -142,7 +151,7 @@ def _shared_blocks(
                     f"the manifests declare no spec at all while {managed} specs are owned "
                     "(wrong directory, or everything deleted by accident?)"
                 ),
-                allow="--allow-empty",
+                allow="`--allow-empty`",
             )
         )
     return blocks

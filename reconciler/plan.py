@@ -40,6 +40,14 @@ KIND_ORDER: dict[str, int] = {
 #: marker (one PATCH) and keeps the spec and everything under it.
 WRITING_KINDS = frozenset({"create", "rename", "adopt", "update", "release", "delete"})
 
+#: Why a change (or one field of it) is in a plan made with ``--base REF``
+#: (``reconciler.provenance``): ``this_change`` the manifests at REF said otherwise, so the
+#: manifests changed; ``outside`` the manifests at REF already said so, so Ionworks was changed
+#: outside ionworks-apply and apply reverts that; ``both`` the manifests changed and Ionworks
+#: was changed outside too (apply overwrites that edit), or, for a change, some fields of each.
+#: None: the plan was not compared with a base.
+Reason = Literal["this_change", "outside", "both"]
+
 
 @dataclass(frozen=True)
 class FieldChange:
@@ -52,10 +60,16 @@ class FieldChange:
     path: str
     before: Any
     after: Any
+    reason: Reason | None = None
 
     @property
     def data(self) -> dict[str, Any]:
-        return {"path": self.path, "before": self.before, "after": self.after}
+        return {
+            "path": self.path,
+            "before": self.before,
+            "after": self.after,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True)
@@ -141,6 +155,7 @@ class Change:
     cascade: Cascade | None = None
     #: Saved as ``blocked_by``, the name the JSON contract has always used.
     blocks: Annotated[tuple[Block, ...], Field(validation_alias="blocked_by")] = ()
+    reason: Reason | None = None
 
     @property
     def is_write(self) -> bool:
@@ -173,6 +188,7 @@ class Change:
             "live_updated_at": self.live_updated_at,
             "cascade": self.cascade.data if self.cascade else None,
             "blocked_by": [b.data for b in self.blocks],
+            "reason": self.reason,
         }
 
 
@@ -223,6 +239,7 @@ class MaterialChange:
     body: dict[str, Any] = field(default_factory=dict)
     live_digest: str | None = None
     blocks: Annotated[tuple[Block, ...], Field(validation_alias="blocked_by")] = ()
+    reason: Reason | None = None
 
     kind: ClassVar[str] = "material"
 
@@ -257,6 +274,7 @@ class MaterialChange:
             "body": self.body,
             "live_digest": self.live_digest,
             "blocked_by": [b.data for b in self.blocks],
+            "reason": self.reason,
         }
 
 
@@ -284,6 +302,8 @@ class Plan:
     materials: tuple[MaterialChange, ...] = ()
     #: Materials the manifests use but define nowhere: Ionworks keeps what it has for them.
     kept_materials: tuple[str, ...] = ()
+    #: The commit whose manifests every change's ``reason`` was judged against (``--base``).
+    base: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "changes", tuple(sorted(self.changes, key=lambda c: c.sort_key)))
@@ -363,6 +383,7 @@ class Plan:
             "unchanged": list(self.unchanged),
             "unmanaged": list(self.unmanaged),
             "other_owners": dict(self.other_owners),
+            "base": self.base,
         }
 
     @classmethod

@@ -78,6 +78,7 @@ def test_nested_update_shows_field_level_change_with_units(
             "path": "ratings.capacity",
             "before": {"value": 5.0, "unit": "A*h"},
             "after": {"value": 5.1, "unit": "A*h"},
+            "reason": None,  # judged only with --base
         }
     ]
     text = run_cli("plan", str(manifests), env=sandbox_env).out
@@ -116,7 +117,12 @@ def test_live_only_nested_key_in_owned_field_is_a_change(
     [change] = plan_json(run_cli, sandbox_env, manifests)["changes"]
     assert change["kind"] == "update"
     assert change["details"] == [
-        {"path": "ratings.energy", "before": {"value": 18.0, "unit": "W*h"}, "after": None}
+        {
+            "path": "ratings.energy",
+            "before": {"value": 18.0, "unit": "W*h"},
+            "after": None,
+            "reason": None,
+        }
     ]
 
 
@@ -136,7 +142,9 @@ def test_explicit_null_clears_a_field(
     apply_ok(run_cli, sandbox_env, str(manifests))
     write_manifests(manifests, spec_doc("Cell A", notes=None))
     [change] = plan_json(run_cli, sandbox_env, manifests)["changes"]
-    assert change["details"] == [{"path": "notes", "before": "old note", "after": None}]
+    assert change["details"] == [
+        {"path": "notes", "before": "old note", "after": None, "reason": None}
+    ]
     apply_ok(run_cli, sandbox_env, str(manifests))
     assert api.spec("Cell A").get("notes") in (None, "")
 
@@ -324,7 +332,12 @@ def test_ignored_fields_are_not_diffed_and_survive_updates(
     write_manifests(manifests, doc)
     [change] = plan_json(run_cli, sandbox_env, manifests)["changes"]
     assert change["details"] == [
-        {"path": "properties.assembly_method", "before": "wound", "after": "stacked"}
+        {
+            "path": "properties.assembly_method",
+            "before": "wound",
+            "after": "stacked",
+            "reason": None,
+        }
     ]
     apply_ok(run_cli, sandbox_env, str(manifests))
     assert api.spec("Cell A")["properties"] == {

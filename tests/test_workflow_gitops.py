@@ -79,10 +79,9 @@ def test_a_blocked_delete_fails_the_pull_request_check_naming_it(
     blocked = [c for c in workflow_commands(verdict.stdout) if "title=blocked change" in c]
     assert blocked == [
         '::error title=blocked change::delete "Gone" is blocked by cascade: it would also '
-        "delete 3 cell instances, 0 batches and 12 measurements. Allow: --allow-cascade, "
-        "`allow_cascade: true` in ionworks-apply.yaml, or typing the spec's name at apply's "
-        "prompt"
-    ]
+        "delete 3 cell instances, 0 batches and 12 measurements. Allow: `--allow-cascade`, "
+        "or `allow_cascade: true` in ionworks-apply.yaml"
+    ], "no prompt in CI, so none is offered"
     assert "Apply would refuse this plan" in summary.read_text()
 
 

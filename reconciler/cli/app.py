@@ -59,7 +59,11 @@ DEFAULT_SANDBOX_DIR = ".ionworks-sandbox"
     metavar="[STATE_DIR]",
     help=f"Run against an embedded local sandbox (state in {DEFAULT_SANDBOX_DIR}/).",
 )
-@click.option("--color/--no-color", default=None, help="Colour output [default: on a terminal].")
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Colour output [default: on a terminal, unless NO_COLOR is set].",
+)
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for every request).")
 @click.pass_context
 def cli(
@@ -91,10 +95,17 @@ def cli(
         timeout=timeout,
         sandbox_dir=sandbox_dir,
     )
-    ctx.obj = GlobalOptions(
-        connection, sys.stdout.isatty() if color is None else color, _replay(ctx)
-    )
+    ctx.obj = GlobalOptions(connection, _colour(color), _replay(ctx))
     ctx.call_on_close(connection.close)
+
+
+def _colour(flag: bool | None) -> bool:
+    """``--color``/``--no-color`` when given; else colour on a terminal, unless ``NO_COLOR``
+    is set to anything but the empty string (https://no-color.org: a user's standing wish,
+    which an explicit flag on one command line overrides)."""
+    if flag is not None:
+        return flag
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 #: Global options a suggested follow-up command repeats when they were given on the command line

@@ -6,6 +6,7 @@ Heavy modules are imported inside each command, so ``--help`` and ``validate`` s
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shlex
@@ -141,6 +142,12 @@ def schema() -> int:
     is_flag=True,
     help="Exit 0 no changes, 2 changes apply would make, 3 changes apply would refuse.",
 )
+@click.option(
+    "--base",
+    metavar="REF",
+    help="Mark each change as from this change or made outside ionworks-apply, by the "
+    "manifests at git revision REF (e.g. the pull request's base).",
+)
 @pass_options
 def plan(
     options: GlobalOptions,
@@ -152,21 +159,30 @@ def plan(
     allow_empty: bool,
     allow_shared_material: bool,
     detailed_exitcode: bool,
+    base: str | None,
 ) -> int:
     """Show what apply would change, without changing anything."""
     from reconciler.engine import plan_directories
+    from reconciler.git_base import check_ref, mark_plans
     from reconciler.guards import GuardOptions
     from reconciler.plan_files import save_plans
     from reconciler.render import render
 
+    if base is not None:
+        check_ref(base)
     guard_options = GuardOptions(
         allow_cascade=allow_cascade,
         allow_empty=allow_empty,
         allow_shared_material=allow_shared_material,
+        prompt=terminal.interactive(),
     )
     plans = plan_directories(
         options.connection, _directories(directories), prune=prune, options=guard_options
     )
+    if base is not None:
+        plans, notes = mark_plans(plans, base)
+        for note in notes:
+            terminal.echo(f"Note: {note}", err=True)
     terminal.out(render(plans, fmt, color=options.color).rstrip("\n"))
     if out:
         save_plans(plans, Path(out), mask=redact)
@@ -214,16 +230,19 @@ def apply(
     from reconciler.guards import GuardOptions
     from reconciler.render import render
 
-    guard_options = GuardOptions(
-        allow_cascade=allow_cascade,
-        allow_empty=allow_empty,
-        allow_shared_material=allow_shared_material,
-    )
     report_path = Path(report) if report else None
     if report_path:
         _check_report_path(report_path)
     connection = options.connection
     saved = len(targets) == 1 and Path(targets[0]).is_file()
+    reviewed = saved or expect is not None
+    interactive = terminal.interactive() and not reviewed  # a reviewed plan asks nothing
+    guard_options = GuardOptions(
+        allow_cascade=allow_cascade,
+        allow_empty=allow_empty,
+        allow_shared_material=allow_shared_material,
+        prompt=interactive,
+    )
     if expect is not None:
         if saved:
             raise UsageError("--expect takes the manifests directories to apply, not a plan file")
@@ -239,7 +258,6 @@ def apply(
             connection, _directories(targets), prune=prune, options=guard_options
         )
         already = [[] for _ in plans]
-    reviewed = saved or expect is not None
     terminal.out(render(plans, "text", color=options.color).rstrip("\n"))
     if not any(p.has_changes for p in plans):
         results = [ApplyResult(p, outcomes=done) for p, done in zip(plans, already, strict=True)]
@@ -247,7 +265,6 @@ def apply(
             _summarise(results)
             terminal.out("This plan was already applied; nothing was written.")
         return _finish(results, report_path)
-    interactive = terminal.interactive() and not reviewed  # a reviewed plan asks nothing
     if not yes and not reviewed:
         if not interactive:
             raise UsageError(
@@ -257,7 +274,11 @@ def apply(
         if not terminal.confirm_apply():
             terminal.out("Apply cancelled; nothing was written.")
             return EXIT_ERROR
-    confirm = terminal.confirm_cascade if interactive and not allow_cascade else None
+    confirm = (
+        functools.partial(terminal.confirm_cascade, color=options.color)
+        if interactive and not allow_cascade
+        else None
+    )
     with terminal.reporter(options.color) as reporter:
         results = apply_plans(
             connection, plans, reporter=reporter, confirm_cascade=confirm, already=already

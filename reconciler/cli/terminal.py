@@ -15,7 +15,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 import click
 
@@ -55,6 +54,10 @@ def cascade_words(cascade: Cascade | None) -> str:
     return cascade.describe() if cascade else "an uncounted cascade"
 
 
+#: Colour of each outcome's line on a terminal (the others are plain).
+_STATUS_COLOUR = {"applied": "green", "failed": "red", "blocked": "red", "skipped": "yellow"}
+
+
 class LineReporter:
     """One line per change: readable in CI logs."""
 
@@ -72,50 +75,65 @@ class LineReporter:
         out(f"Applying {total} change(s)...")
 
     def done(self, outcome: Outcome) -> None:
+        echo(self.line(outcome))
+
+    @staticmethod
+    def line(outcome: Outcome) -> str:
+        """``  applied  update  Cell A``, with the reason when it failed or was blocked."""
         text = f"  {outcome.status:8} {outcome.change.kind:7} {outcome.change.name}"
         if outcome.status in ("failed", "blocked") or outcome.restored:
             text += f": {outcome.message}"
-        echo(text)
+        return text
 
 
-class BarReporter(LineReporter):
-    """A progress bar on a terminal; failures still get their own line."""
+class TerminalReporter(LineReporter):
+    """On a terminal: every change as it lands (coloured by outcome when colour is on), under
+    a progress line on stderr that is redrawn in place, and cleared at the end."""
 
     def __init__(self, color: bool) -> None:
         super().__init__(color)
-        self.bar: Any = None
+        self.total = 0
+        self.count = 0
+        self.drawn = False
 
     def begin(self, total: int) -> None:
-        self.bar = click.progressbar(length=total, label="Applying", file=sys.stderr)
-        self.bar.__enter__()
+        super().begin(total)
+        self.total = total
+        self._progress()
 
     def done(self, outcome: Outcome) -> None:
-        if outcome.status in ("failed", "blocked") or outcome.restored:
-            click.echo("", err=True)
-            echo(
-                f"  {outcome.status} {outcome.change.kind} {outcome.change.name}: "
-                f"{outcome.message}",
-                err=True,
-            )
-        self.bar.update(1)
+        self.count += 1
+        self._clear()
+        echo(self.line(outcome), fg=_STATUS_COLOUR.get(outcome.status), color=self.color)
+        self._progress()
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
+        self._clear()
+
+    def _progress(self) -> None:
+        sys.stderr.write(f"\r  {self.count}/{self.total} done")
+        sys.stderr.flush()
+        self.drawn = True
+
+    def _clear(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\r\x1b[2K")  # back to the line's start, and erase it
+            sys.stderr.flush()
+            self.drawn = False
 
 
 @contextmanager
 def reporter(color: bool) -> Iterator[LineReporter]:
-    """A progress bar when stderr is a terminal, else one line per change."""
+    """Every change as it lands with a progress line when stderr is a terminal, else one line
+    per change."""
     if not sys.stderr.isatty():
         yield LineReporter(color)
         return
-    bar = BarReporter(color)
+    shown = TerminalReporter(color)
     try:
-        yield bar
+        yield shown
     finally:
-        bar.close()
+        shown.close()
 
 
 def interactive() -> bool:
@@ -128,12 +146,12 @@ def confirm_apply() -> bool:
     return answer.strip() == "yes"
 
 
-def confirm_cascade(change: Change) -> bool:
+def confirm_cascade(change: Change, *, color: bool) -> bool:
     """Lift a cascade block by typing the spec's name: the one guard a person may lift here."""
     echo(
         f'DELETE "{change.name}" would also delete {cascade_words(change.cascade)}.',
         fg="red",
-        color=True,
+        color=color,
     )
     typed: str = click.prompt(
         f"Type the spec's name ({safe(change.name)}) to delete it", default=""

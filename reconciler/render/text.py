@@ -8,24 +8,31 @@ user-provided string goes through ``values.clean`` (or ``values.quote``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from textwrap import wrap
+from typing import Any
 
 import click
 
 from reconciler.drift import SECTIONS, Drift
-from reconciler.plan import Change, MaterialChange, Plan
+from reconciler.plan import Change, FieldChange, MaterialChange, Plan
+from reconciler.render.groups import Section, layout
 from reconciler.render.values import (
     REACH_NAMES,
+    REASON_TAGS,
     RELEASE_TEXT,
+    base_text,
+    block_reason,
     blocked_note,
     cascade_text,
     clean,
-    created_fields,
     display_url,
     drift_summary,
     format_value,
     kept_note,
+    kind_reason,
     orphan_reason,
+    outside_text,
     plural,
     quote,
     reach_groups,
@@ -54,6 +61,8 @@ _COLOUR = {
 }
 _HEAD_INDENT = "  "
 _BODY_INDENT = "       "
+#: Characters of quoted spec names per line under a shared field change.
+_NAMES_WIDTH = 92
 
 
 def plans(rendered: Sequence[Plan], *, color: bool = False) -> str:
@@ -76,17 +85,62 @@ def _plan(plan: Plan, color: bool) -> str:
         f"  manifests: {clean(plan.manifests_dir)}",
         f"  api:       {display_url(plan.api_url)}",
     ]
+    if plan.base is not None:
+        lines.append(f"  base:      {base_text(plan)}")
     if plan.changes or plan.materials:
+        shown = layout(plan, plan.changes)
+        reverting = shown.outside.changes or shown.outside.materials
         lines.append("")
-        for change in plan.changes:
-            lines.extend(_change(change, plan, color))
-        for material in plan.materials:
-            lines.extend(_material(material, color))
+        if reverting and (shown.mine.changes or shown.mine.materials):
+            lines.append(_HEAD_INDENT + "From this change:")
+        lines.extend(_section(shown.mine, plan, color, tagged=False))
+        if reverting:
+            lines += ["", _HEAD_INDENT + "Changed outside ionworks-apply (apply reverts it):"]
+            lines += [_BODY_INDENT + line for line in wrap(outside_text(plan), _NAMES_WIDTH)]
+            lines.extend(_section(shown.outside, plan, color, tagged=True))
     lines.append("")
     lines.append(summary_line(plan))
     notes = (blocked_note(plan), status_notes(plan), kept_note(plan))
     lines.extend(note for note in notes if note)
     return "\n".join(lines)
+
+
+def _section(section: Section, plan: Plan, color: bool, *, tagged: bool) -> list[str]:
+    """A section's shared field changes (each once, with its specs), then every change."""
+    lines = (
+        [_HEAD_INDENT + "Same change in several specs (each shown once):"] if section.shared else []
+    )
+    for shared in section.shared:
+        head = f"~  {_field_line(shared.path, shared.before, shared.after)}"
+        head += f", in {len(shared.changes)} specs:"
+        if tagged and shared.reason:
+            head += f"  [{REASON_TAGS[shared.reason]}]"
+        lines.append(_HEAD_INDENT + (click.style(head, fg="yellow") if color else head))
+        lines.extend(_BODY_INDENT + line for line in _wrapped(c.name for c in shared.changes))
+    for change in section.changes:
+        lines.extend(_change(change, section, plan, color, tagged=tagged))
+    for material in section.materials:
+        lines.extend(_material(material, color))
+    return lines
+
+
+def _wrapped(names: Iterable[str]) -> list[str]:
+    """Quoted names, comma-separated, in lines of about ``_NAMES_WIDTH`` characters."""
+    lines: list[str] = []
+    line = ""
+    for name in names:
+        piece = quote(name) + ","
+        if line and len(line) + 1 + len(piece) > _NAMES_WIDTH:
+            lines.append(line)
+            line = piece
+        else:
+            line = f"{line} {piece}" if line else piece
+    lines.append(line.removesuffix(","))
+    return lines
+
+
+def _field_line(path: str, before: Any, after: Any) -> str:
+    return f"{clean(path)}: {format_value(before)} -> {format_value(after)}"
 
 
 def _material(material: MaterialChange, color: bool) -> list[str]:
@@ -98,10 +152,8 @@ def _material(material: MaterialChange, color: bool) -> list[str]:
         head = click.style(head, fg="yellow")
     if material.blocks:
         head += " " + (click.style("[BLOCKED]", fg="red", bold=True) if color else "[BLOCKED]")
-    body = [
-        f"{clean(d.path)}: {format_value(d.before)} -> {format_value(d.after)}"
-        for d in material.details
-    ]
+    tagged = material.reason in ("outside", "both")
+    body = [_detail_line(d, tagged=tagged) for d in material.details]
     body.append(reach_summary(material) + ":")
     for label, reached in reach_groups(material):
         names = [
@@ -117,7 +169,16 @@ def _material(material: MaterialChange, color: bool) -> list[str]:
     return [_HEAD_INDENT + head, *(_BODY_INDENT + line for line in body)]
 
 
-def _change(change: Change, plan: Plan, color: bool) -> list[str]:
+def _detail_line(detail: FieldChange, *, tagged: bool) -> str:
+    line = _field_line(detail.path, detail.before, detail.after)
+    if tagged and detail.reason:
+        line += f"  [{REASON_TAGS[detail.reason]}]"
+    return line
+
+
+def _change(
+    change: Change, section: Section, plan: Plan, color: bool, *, tagged: bool
+) -> list[str]:
     head = f"{_SYMBOL[change.kind]:<2} {change.kind} "
     if change.kind == "rename" and change.previous_name is not None:
         head += f"{quote(change.previous_name)} -> {quote(change.name)}"
@@ -131,31 +192,37 @@ def _change(change: Change, plan: Plan, color: bool) -> list[str]:
         head = click.style(head, fg=colour)
     if change.blocks:
         head += " " + (click.style("[BLOCKED]", fg="red", bold=True) if color else "[BLOCKED]")
-    return [_HEAD_INDENT + head, *(_BODY_INDENT + line for line in _body(change, plan))]
+    body = _body(change, section, plan, tagged=tagged)
+    return [_HEAD_INDENT + head, *(_BODY_INDENT + line for line in body)]
 
 
-def _body(change: Change, plan: Plan) -> list[str]:
+def _body(change: Change, section: Section, plan: Plan, *, tagged: bool) -> list[str]:
     """The indented lines under a change's head line."""
-    if change.kind == "create":
-        fields = [(clean(f) + ":", value) for f, value in created_fields(change)]
-        width = max((len(label) for label, _ in fields), default=0)
-        return [f"{label:<{width}} {format_value(value)}" for label, value in fields]
+    why = [kind_reason(change)] if tagged and kind_reason(change) else []
     if change.kind == "delete":
-        lines = [cascade_text(change.cascade)]
+        lines = [cascade_text(change.cascade), *why]
         for block in change.blocks:
-            lines.append(f"blocked by {block.guard}: {clean(block.reason)}")
+            lines.append(f"blocked by {block.guard}: {clean(block_reason(block))}")
             lines.append(f"  allow: {clean(block.allow)}")
         return lines
     if change.kind == "orphan":
         return [orphan_reason(plan)]
     if change.kind == "release":
-        return [RELEASE_TEXT]
+        return [RELEASE_TEXT, *why]
+    rest = section.rest_of(change)
+    shared = section.shared_count(change)
     lines = ["adopt: add ownership marker"] if change.kind == "adopt" else []
-    lines.extend(
-        f"{clean(d.path)}: {format_value(d.before)} -> {format_value(d.after)}"
-        for d in change.details
-    )
-    if change.kind == "update" and not change.details:
+    lines += why
+    if change.kind == "create":
+        labels = [(clean(d.path) + ":", d.after) for d in rest]
+        width = max((len(label) for label, _ in labels), default=0)
+        lines += [f"{label:<{width}} {format_value(value)}" for label, value in labels]
+    else:
+        lines += [_detail_line(d, tagged=tagged) for d in rest]
+    if shared:
+        also = "and " if rest else ""
+        lines.append(f"{also}{plural(shared, 'shared change')} above")
+    elif change.kind == "update" and not change.details:
         lines.append("fields: " + ", ".join(clean(f) for f in change.fields))
     return lines
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from reconciler.drift import SECTIONS, Drift
 from reconciler.materials import HERE
 from reconciler.ownership import MARKER_KEY
-from reconciler.plan import Cascade, Change, MaterialChange, Plan, Reached
+from reconciler.plan import Block, Cascade, Change, MaterialChange, Plan, Reached
 from reconciler.units import is_quantity
 
 #: Default budget, in characters, for one value on one line.
@@ -29,6 +29,16 @@ RELEASE_TEXT = (
     "stops managing it: the ownership marker is removed; the spec, its cell instances and "
     "measurements are kept (then unmanaged: never pruned, not drift)"
 )
+
+
+#: How each field change's reason is shown where reasons are mixed (``plan --base``).
+REASON_TAGS = {
+    "this_change": "from this change",
+    "outside": "reverts an edit made outside ionworks-apply",
+    "both": "from this change; overwrites an edit made outside ionworks-apply",
+}
+#: A cascade block's reason without its counts: the delete above it shows them once.
+CASCADE_BLOCK_TEXT = "its cell instances, batches and measurements would go with it"
 
 
 def plural(n: int, singular: str, many: str | None = None) -> str:
@@ -193,6 +203,60 @@ def created_fields(change: Change) -> list[tuple[str, Any]]:
         if name != "name":
             fields.append((name, value))
     return fields
+
+
+def block_reason(block: Block) -> str:
+    """A guard's reason as shown under its delete: a cascade's counts are not repeated."""
+    return CASCADE_BLOCK_TEXT if block.guard == "cascade" else block.reason
+
+
+def short_commit(commit: str) -> str:
+    return commit[:12]
+
+
+def base_text(plan: Plan, fence: str = "") -> str:
+    """What the changes of a plan made with ``--base`` were judged against (the commit between
+    ``fence`` characters), or ``""``."""
+    if plan.base is None:
+        return ""
+    return (
+        f"manifests at {fence}{short_commit(plan.base)}{fence} (each change marked as from "
+        "this change or as changed outside ionworks-apply)"
+    )
+
+
+def outside_text(plan: Plan, fence: str = "") -> str:
+    """The explanation heading the changes that revert edits made outside ionworks-apply
+    (the commit between ``fence`` characters)."""
+    commit = f"{fence}{short_commit(plan.base or '')}{fence}"
+    return (
+        f"The manifests at {commit} already say what these changes set, so Ionworks was changed "
+        "since, outside ionworks-apply (in the web app, or a change that was never applied). "
+        "Apply sets it back to what the manifests say; to keep an edit, put it in the "
+        "manifests instead."
+    )
+
+
+def kind_reason(change: Change) -> str:
+    """Why a create, delete, adopt, rename or release is not (only) this change's, or ``""``."""
+    reverting = ("outside", "both")
+    if change.reason not in reverting:
+        return ""
+    if any(d.reason in reverting for d in change.details):
+        return ""  # its fields say which of them revert an edit
+    said = {
+        "create": "the manifests at the base declare it too: it was deleted in Ionworks, or "
+        "never created",
+        "delete": "not from this change: the manifests at the base did not declare it either",
+        "adopt": "the manifests at the base declare it too: its ownership marker was removed "
+        "in Ionworks, or it was never adopted",
+        "rename": "the manifests at the base already give it this name: it was renamed in "
+        "Ionworks, or never renamed",
+        "release": "the base released it too: its ownership marker was put back in Ionworks",
+    }.get(change.kind, "")
+    if said and change.kind == "create" and change.reason == "both":
+        said += "; its manifest changed since too"
+    return said
 
 
 def cascade_text(cascade: Cascade | None) -> str:

@@ -75,3 +75,22 @@ def test_cascade_guard_flag_config_and_lift() -> None:
         plan, ProjectConfig(allow_cascade=True), guards.GuardOptions(), desired_count=4
     )
     assert guard_names(by_flag) == guard_names(by_config) == {"Cell 0": []}
+
+
+def test_the_prompt_is_offered_only_where_apply_has_one() -> None:
+    """In CI (and for a reviewed plan) no one can type a name at a prompt: not offered there."""
+    plan = plan_with(1, managed=5, cascade=Cascade(instances=1))
+    allows = {
+        prompt: guards.evaluate(
+            plan, ProjectConfig(), guards.GuardOptions(prompt=prompt), desired_count=4
+        )
+        .of_kind("delete")[0]
+        .blocks[0]
+        .allow
+        for prompt in (False, True)
+    }
+    assert allows[False] == "`--allow-cascade`, or `allow_cascade: true` in ionworks-apply.yaml"
+    assert allows[True] == (
+        "`--allow-cascade`, `allow_cascade: true` in ionworks-apply.yaml, or typing the spec's "
+        "name at apply's prompt"
+    )

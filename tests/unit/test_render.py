@@ -20,8 +20,7 @@ from cmarkgfm.cmark import Options as cmarkgfm_options
 
 from reconciler.errors import UsageError
 from reconciler.plan import Block, Cascade, Change, FieldChange, MaterialChange, Plan, Reached
-from reconciler.render import FORMATS, render
-from reconciler.render import markdown as markdown_renderer
+from reconciler.render import FORMATS, markdown_budget, render
 from reconciler.render.values import cascade_text, display_url, format_value, summary_line
 
 GOLDEN = Path(__file__).parent.parent / "fixtures" / "render"
@@ -136,8 +135,7 @@ def pruning_plan() -> Plan:
             Block(
                 guard="cascade",
                 reason="it would also delete 1 cell instance, 0 batches and 25 measurements",
-                allow="--allow-cascade, `allow_cascade: true` in ionworks-apply.yaml, "
-                "or typing the spec's name at apply's prompt",
+                allow="`--allow-cascade`, or `allow_cascade: true` in ionworks-apply.yaml",
             ),
         ),
     )
@@ -370,7 +368,8 @@ def big_plan(count: int, deletes: int | None = None) -> Plan:
             name=f"spec-{i:05d}",
             source=f"manifests/big/spec-{i:05d}.yaml:1",
             details=tuple(
-                FieldChange(f"ratings.field_{j}", q(j, "A*h"), q(j + 1, "A*h")) for j in range(8)
+                FieldChange(f"ratings.field_{j}", q(i + j, "A*h"), q(i + j + 1, "A*h"))
+                for j in range(8)
             ),
         )
         for i in range(count)
@@ -393,11 +392,7 @@ def big_plan(count: int, deletes: int | None = None) -> Plan:
 def test_markdown_huge_plan_fits_github(count: int, deletes: int) -> None:
     plan = big_plan(count, deletes)
     output = render([plan], "markdown")
-    assert (
-        len(output.encode("utf-8"))
-        <= markdown_renderer.BUDGET
-        < markdown_renderer.MAX_COMMENT_CHARS
-    )
+    assert len(output.encode("utf-8")) <= markdown_budget.BUDGET < markdown_budget.MAX_COMMENT_CHARS
     assert output.startswith("<!-- ionworks-apply-plan -->\n")
     assert summary_in(output, plan)
     assert "The full plan is in the workflow artifact" in output
@@ -414,23 +409,20 @@ def summary_in(output: str, plan: Plan) -> bool:
 
 
 def test_markdown_truncation_counts_what_it_omits() -> None:
+    """150 updates (deletes have no section: the caution alert lists each one)."""
     output = render([big_plan(150)], "markdown")
     shown = output.count("<details>")
     short = len(re.findall(r"^- \*\*", output, flags=re.MULTILINE))
     match = re.search(r"field details of (\d+) changes are omitted", output)
-    assert match and 0 < shown < 165
-    assert int(match.group(1)) == 165 - shown == short
+    assert match and 0 < shown < 150
+    assert int(match.group(1)) == 150 - shown == short
 
 
 def test_markdown_too_many_plans_are_cut_at_a_line() -> None:
     plans = [quiet_plan()] * 400
     output = render(plans, "markdown")
-    assert (
-        len(output.encode("utf-8"))
-        <= markdown_renderer.BUDGET
-        < markdown_renderer.MAX_COMMENT_CHARS
-    )
-    assert output.endswith("**Truncated.** The full plan is in the workflow artifact.")
+    assert len(output.encode("utf-8")) <= markdown_budget.BUDGET < markdown_budget.MAX_COMMENT_CHARS
+    assert output.endswith("**Truncated.** " + markdown_budget.FULL_PLAN)
 
 
 def test_empty_plan_list() -> None:
