@@ -201,7 +201,7 @@ def test_the_pull_request_workflow_plans_against_its_base_commit() -> None:
     [checkout] = [s for s in steps if str(s.get("uses", "")).startswith("actions/checkout@")]
     assert checkout["with"]["fetch-depth"] == 0, "the base commit must be in the checkout"
     [plan] = [s for s in steps if s.get("with", {}).get("command") == "plan"]
-    assert plan["with"]["args"] == "--base ${{ github.event.pull_request.base.sha }}"
+    assert plan["with"]["args"] == "--base HEAD^1", "the merge commit's first parent is the base"
 
 
 def test_the_action_comment_shows_the_revert_of_an_outside_edit(
