@@ -22,7 +22,7 @@ from click.core import ParameterSource
 from reconciler import __version__
 from reconciler.api import redaction
 from reconciler.cli import commands, terminal
-from reconciler.cli.commands import GlobalOptions
+from reconciler.cli.options import GlobalOptions
 from reconciler.engine import Connection
 from reconciler.errors import (
     EXIT_ERROR,
