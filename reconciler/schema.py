@@ -208,6 +208,13 @@ def check_spec(document: Mapping[str, Any]) -> list[Issue]:
     except ValidationError as exc:
         issues.extend(validation_issues(exc, CellSpecManifest, data))
     issues.extend(_check_name(data.get("name")))
+    if "ratings" in data and data["ratings"] is None:
+        message = (
+            "ratings: null would clear the ratings, which Ionworks requires (with capacity, "
+            "voltage_min and voltage_max) and refuses to clear: leave ratings out to keep what "
+            "Ionworks has, or give the ratings"
+        )
+        issues.append(Issue(("ratings",), message))
     for key in ("properties", "anode", "cathode", "electrolyte", "separator", "case"):
         issues.extend(_component_free_form(key, data.get(key)))
     issues.extend(check_ratings(data.get("ratings")))
@@ -248,6 +255,10 @@ def _component_free_form(key: str, value: Any) -> list[Issue]:
     return issues
 
 
+#: The longest name Ionworks documents (contract 7.1, for measurements; a Postgres column).
+MAX_NAME_LENGTH = 255
+
+
 def _check_name(name: Any) -> list[Issue]:
     if not isinstance(name, str):
         return []
@@ -255,6 +266,12 @@ def _check_name(name: Any) -> list[Issue]:
         return [Issue(("name",), "name must not be empty")]
     if name != name.strip():
         return [Issue(("name",), f"name {name!r} has leading or trailing spaces; remove them")]
+    if len(name) > MAX_NAME_LENGTH:
+        message = (
+            f"name is {len(name)} characters long; Ionworks documents names of 1 to "
+            f"{MAX_NAME_LENGTH} characters (for measurements), so it may refuse a longer one"
+        )
+        return [Issue(("name",), message, severity="warning")]
     return []
 
 

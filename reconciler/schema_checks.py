@@ -127,7 +127,15 @@ def check_ratings(ratings: Any) -> list[Issue]:
     and every value possible (errors) and usual (warnings) for its kind."""
     if not isinstance(ratings, dict):
         return []
-    issues: list[Issue] = []
+    issues = [
+        Issue(
+            ("ratings", key),
+            f"ratings.{key} is null; leave {key} out to have none: a rating is a Quantity, "
+            "and the API refuses null there",
+        )
+        for key in RATING_UNITS
+        if key in ratings and ratings[key] is None
+    ]
     magnitudes: dict[str, float] = {}
     for key, (reference, examples) in RATING_UNITS.items():
         quantity = ratings.get(key)
