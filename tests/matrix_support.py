@@ -162,6 +162,21 @@ class Lifecycle:
 
     # -- the steps -------------------------------------------------------------------------------
 
+    def project(self, env: dict[str, str] | None = None) -> None:
+        """Every plan header names the project; an unknown one stops before anything is read."""
+        directory, project = str(self.dir), self.server.project_id
+        text = self.run("plan", directory, env=env)
+        markdown = self.run("plan", directory, "--format", "markdown", env=env)
+        document = self.run("plan", directory, "--format", "json", env=env)
+        assert f'Project "Sandbox project" ({project}, owner default)' in text.out, text.output
+        assert f"### Project `Sandbox project` (`{project}`)" in markdown.out
+        assert json.loads(document.out)["plans"][0]["project_name"] == "Sandbox project"
+        self.api.clear_journal()
+        unknown = self.run("--project", "no-such-project", "apply", directory, "--yes", env=env)
+        assert unknown.code == 1
+        assert unknown.err.startswith("Error: project no-such-project is unknown"), unknown.err
+        assert [r["path"] for r in api_requests(self.api)] == ["/projects/no-such-project"]
+
     def create(self) -> None:
         self.docs = {
             "Cell A": cell_a(),
@@ -291,6 +306,7 @@ class Lifecycle:
         self.docs["Cell B"]["ratings"]["capacity"] = q(4.0, "A*h")
         self.docs["Cell F"] = spec_doc("Cell F")
         self.write()
+        self.project(env=viewer)
         assert len(self.plan()["changes"]) == 3
         assert self.run("drift", str(self.dir), env=viewer).code == 2
         result = self.apply(env=viewer)

@@ -83,6 +83,7 @@ def test_the_lifecycle_converges_or_fails_as_documented(
     life = Lifecycle(server, run_cli, tmp_path, cell)
     try:
         life.create()
+        life.project()
         life.nested_update()
         life.rename()
         life.adopt()
