@@ -28,6 +28,7 @@ from reconciler.schema_checks import (
     check_lifecycle,
     check_ratings,
     describe_value,
+    null_inside,
     quantity_example,
     suggest,
 )
@@ -217,6 +218,9 @@ def check_spec(document: Mapping[str, Any]) -> list[Issue]:
         issues.append(Issue(("ratings",), message))
     for key in ("properties", "anode", "cathode", "electrolyte", "separator", "case"):
         issues.extend(_component_free_form(key, data.get(key)))
+    if isinstance(data.get("source"), dict):
+        nulls = [key for key, value in data["source"].items() if value is None]
+        issues.extend(null_inside(("source", key)) for key in nulls)
     issues.extend(check_ratings(data.get("ratings")))
     issues.extend(check_lifecycle(data.get("lifecycle"), data.get("name"), TOP_LEVEL_FIELDS))
     return _one_per_path(issues)
