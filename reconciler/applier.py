@@ -16,6 +16,11 @@ outcome says so), so two applies racing on one spec leave it as one of them want
 Fields the manifest does not declare are never written, whoever changed them. A delete re-reads
 its spec and recounts its cascade just before the DELETE. The final re-read does not write
 again: a spec changed by someone else after our write is reported, not fought over.
+
+A write's answer is compared only when it carries what is compared; an answer without the
+nested components (metadata only) costs one GET of the spec instead. Refusals that would repeat
+are not repeated (``reconciler.refusals``): after a 403 no further write is sent, and after a
+refused null no further null (``reconciler.removals`` names the keys that stay).
 """
 
 from __future__ import annotations
@@ -30,15 +35,18 @@ from reconciler.errors import (
     ApiError,
     ConflictError,
     NotFoundError,
+    PermissionDeniedError,
     RateLimitedError,
+    RequestRejectedError,
     ServerError,
     TransportError,
 )
 from reconciler.material_writes import MaterialWriter
 from reconciler.ownership import foreign_owner, marker_of
-from reconciler.plan import Cascade, Change, Plan
+from reconciler.plan import Cascade, Change, MaterialChange, Plan
+from reconciler.refusals import Refused, Trial
+from reconciler.removals import nested_nulls, repair_body, unremovable
 from reconciler.results import ApplyResult, DeletedSpec, Outcome
-from reconciler.units import is_quantity
 
 #: Attempts per change at the applier level, each after re-reading the live state.
 MAX_ATTEMPTS = 4
@@ -69,37 +77,6 @@ def patch_for(body: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, A
     return {key: body[key] for key in missing}
 
 
-def with_explicit_nulls(desired: Any, live: Any) -> Any:
-    """``desired`` plus an explicit null for every nested key only ``live`` has.
-
-    A server that deep-merges PATCHed objects keeps keys we dropped; null is how to remove them.
-    """
-    if not isinstance(desired, Mapping) or not isinstance(live, Mapping):
-        return desired
-    if is_quantity(desired):
-        return desired
-    result = {k: with_explicit_nulls(v, live.get(k)) for k, v in desired.items()}
-    for key in live:
-        if key not in desired:
-            result[key] = None
-    return result
-
-
-def repair_body(
-    expected: Mapping[str, Any], record: Mapping[str, Any], fields: Iterable[str]
-) -> dict[str, Any]:
-    """The PATCH that turns ``record`` into ``expected`` in ``fields`` (empty: it already is).
-
-    Nested keys only the record has are sent as explicit nulls; other fields are never touched.
-    """
-    live = normalise.live_body(record)
-    wanted = {key: expected.get(key) for key in sorted(fields)}
-    return {
-        key: with_explicit_nulls(wanted[key], live.get(key))
-        for key in compare.differing_fields(wanted, live)
-    }
-
-
 class Applier:
     """Applies one plan with one client; see the module docstring for the order of things."""
 
@@ -109,6 +86,10 @@ class Applier:
         self.reporter = reporter
         #: spec id -> fingerprint of the record our last write left, found converged then.
         self._converged: dict[str, str] = {}
+        #: Every write: a read-only credential is refused once, then nothing more is sent.
+        self._writes = Trial(PermissionDeniedError)
+        #: Repairs that remove nested keys with explicit nulls, which an API may refuse.
+        self._nulls = Trial(RequestRejectedError)
 
     async def run(self, already: Sequence[Outcome] = ()) -> ApplyResult:
         """Write every change of the plan not among ``already`` (found done beforehand)."""
@@ -126,13 +107,36 @@ class Applier:
         first = [c for c in todo if c.kind != "delete"]
         deletes = [c for c in todo if c.kind == "delete"]
         result.outcomes.extend(await asyncio.gather(*(self._one(c) for c in first)))
-        materials = MaterialWriter(self.client, self.plan, self._patch)
-        for outcome in await materials.run(result.outcomes):
+        for outcome in await self._materials(result.outcomes):
             self.reporter.done(outcome)
             result.outcomes.append(outcome)
         result.outcomes.extend(await asyncio.gather(*(self._one(c) for c in deletes)))
         result.not_converged = await self._verify(result.outcomes)
         return result
+
+    async def _materials(self, spec_outcomes: Sequence[Outcome]) -> list[Outcome]:
+        """The material changes' outcomes; none is attempted once a write was refused (403)."""
+        try:
+            if self._writes.refusal is not None:
+                raise Refused(self._writes, self._writes.refusal, sent=False)
+            return await MaterialWriter(self.client, self.plan, self._patch).run(spec_outcomes)
+        except Refused as exc:  # before, or within the material writes themselves
+            return [self._read_only(m, exc) for m in self.plan.materials]
+
+    def _read_only(self, change: Change | MaterialChange, refused: Refused) -> Outcome:
+        """The change whose write the API refused with 403 (``sent``), or one not attempted
+        after it: the credential may read the project, not write it."""
+        plan = self.plan
+        project = f'"{plan.project_name}" ({plan.project_id})' if plan.project_name else ""
+        why = (
+            f"this credential can read project {project or plan.project_id} but not write it: "
+            "Ionworks refused a write with 403 FORBIDDEN, so apply stopped writing. Use a "
+            "credential whose role in the project may write (Project Contributor or Admin). "
+            f"({refused.refusal})"
+        )
+        if refused.sent:
+            return Outcome(change, "failed", why, change.spec_id, converges_on_rerun=False)
+        return Outcome(change, "skipped", f"not attempted: {why}", change.spec_id)
 
     def _expected_count(self) -> int:
         """How many specs the project should hold now (a paging hint for the re-read)."""
@@ -145,7 +149,13 @@ class Applier:
             "delete": self._delete,
         }.get(change.kind, self._update)
         try:
+            if self._writes.refusal is not None:
+                raise Refused(self._writes, self._writes.refusal, sent=False)
             outcome = await action(change)
+        except Refused as exc:  # a write refused with 403 (nulls' refusals stop in _ensure)
+            outcome = self._read_only(change, exc)
+        except RequestRejectedError as exc:  # the same body again would be refused again
+            outcome = Outcome(change, "failed", str(exc), change.spec_id, converges_on_rerun=False)
         except ApiError as exc:
             outcome = Outcome(change, "failed", str(exc), change.spec_id)
         self.reporter.done(outcome)
@@ -174,7 +184,7 @@ class Applier:
 
         async def post() -> tuple[Mapping[str, Any], bool]:
             try:
-                return await self.client.create_spec(change.body), True
+                return await self._writes.send(lambda: self.client.create_spec(change.body)), True
             except ConflictError as exc:
                 existing = await self._lookup_created(change, exc.existing_id)
                 if existing is None:
@@ -268,6 +278,7 @@ class Applier:
         Fields the manifest does not declare belong to someone else and are never restored.
         """
         fields = set(expected if fields is None else fields)
+        after = await self._complete(spec_id, after, fields)
         seen = compare.fingerprint(normalise.live_body(after))
         # The server echoing exactly what we asked for is the common case; compare it cheaply.
         echoed = seen == compare.fingerprint(expected)
@@ -275,7 +286,17 @@ class Applier:
         if not repair:
             self._converged[spec_id] = seen
             return Outcome(change, "applied", done, spec_id)
-        after = await self._patch(spec_id, repair)
+        removals = nested_nulls(repair)
+        try:
+            if removals:
+                patched = await self._nulls.send(lambda: self._patch(spec_id, repair))
+            else:
+                patched = await self._patch(spec_id, repair)
+        except Refused as exc:
+            if exc.trial is not self._nulls:
+                raise
+            return unremovable(change, spec_id, removals, str(exc.refusal))
+        after = await self._complete(spec_id, patched, fields)
         left = repair_body(expected, after, fields)
         if left:
             return Outcome(
@@ -291,11 +312,20 @@ class Applier:
             done += f"; restored {', '.join(restored)}, changed by someone else meanwhile"
         return Outcome(change, "applied", done, spec_id, restored)
 
+    async def _complete(
+        self, spec_id: str, answer: Mapping[str, Any], fields: Iterable[str]
+    ) -> Mapping[str, Any]:
+        """A write's answer, or the spec read again when the answer does not carry the fields
+        compared (a metadata-only answer: one GET per such write, see ``normalise.carries``)."""
+        if normalise.carries(answer, fields):
+            return answer
+        return await self.client.get_spec(spec_id)
+
     async def _patch(self, spec_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """PATCH, and the record after it; a lost answer is looked up before resending."""
 
         async def patch() -> dict[str, Any]:
-            return await self.client.update_spec(spec_id, body)
+            return await self._writes.send(lambda: self.client.update_spec(spec_id, body))
 
         async def landed() -> dict[str, Any] | None:
             live = await self.client.get_spec(spec_id)
@@ -328,7 +358,7 @@ class Applier:
                     f"{refusal}; the spec and its data are kept (run plan again to review)",
                     spec_id,
                 )
-            if await self.client.delete_spec(spec_id):
+            if await self._writes.send(lambda: self.client.delete_spec(spec_id)):
                 return Outcome(change, "applied", "deleted", spec_id, deleted=last)
             return Outcome(change, "already", "deleted", spec_id)
 
@@ -383,7 +413,7 @@ class Applier:
         by_id = {str(r["id"]): r for r in live}
         problems: list[str] = []
         for outcome in outcomes:
-            if outcome.status in ("failed", "blocked") or outcome.change.kind == "material":
+            if outcome.status not in ("applied", "already") or outcome.change.kind == "material":
                 continue
             name = outcome.change.name
             record = by_id.get(outcome.spec_id or "")

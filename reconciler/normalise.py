@@ -9,7 +9,7 @@ record, page by page.
 from __future__ import annotations
 
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.schema import CellSpecManifest, Component, Material
@@ -60,6 +60,25 @@ def live_view(record: Mapping[str, Any]) -> dict[str, Any]:
     instances = record.get("instance_ids")
     view[INSTANCE_COUNT] = len(instances) if isinstance(instances, list) else 0
     return view
+
+
+def carries(record: Mapping[str, Any], fields: Iterable[str]) -> bool:
+    """Whether a write's answer holds each of ``fields`` as a read of the spec would.
+
+    The API may answer a POST or PATCH with the metadata-only shape of a list (contract 4.2):
+    the components' ids (``anode_id`` ...) without the components. Comparing that with what was
+    written would take every component for changed by someone else; the answer is not the spec.
+    A slot is carried when the answer holds it, or says it is empty (``<slot>_id: null``).
+    """
+    for field in fields:
+        if field in COMPONENT_SLOTS:
+            value = record.get(field)
+            empty = value is None and f"{field}_id" in record and record[f"{field}_id"] is None
+            if not (isinstance(value, Mapping) or empty):
+                return False
+        elif field in SPEC_FIELDS and field not in record:
+            return False
+    return True
 
 
 def spec_state(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from reconciler.schema_checks import (
     check_lifecycle,
     check_ratings,
     describe_value,
+    null_inside,
     quantity_example,
     suggest,
 )
@@ -208,8 +209,18 @@ def check_spec(document: Mapping[str, Any]) -> list[Issue]:
     except ValidationError as exc:
         issues.extend(validation_issues(exc, CellSpecManifest, data))
     issues.extend(_check_name(data.get("name")))
+    if "ratings" in data and data["ratings"] is None:
+        message = (
+            "ratings: null would clear the ratings, which Ionworks requires (with capacity, "
+            "voltage_min and voltage_max) and refuses to clear: leave ratings out to keep what "
+            "Ionworks has, or give the ratings"
+        )
+        issues.append(Issue(("ratings",), message))
     for key in ("properties", "anode", "cathode", "electrolyte", "separator", "case"):
         issues.extend(_component_free_form(key, data.get(key)))
+    if isinstance(data.get("source"), dict):
+        nulls = [key for key, value in data["source"].items() if value is None]
+        issues.extend(null_inside(("source", key)) for key in nulls)
     issues.extend(check_ratings(data.get("ratings")))
     issues.extend(check_lifecycle(data.get("lifecycle"), data.get("name"), TOP_LEVEL_FIELDS))
     return _one_per_path(issues)
@@ -248,6 +259,10 @@ def _component_free_form(key: str, value: Any) -> list[Issue]:
     return issues
 
 
+#: The longest name Ionworks documents (contract 7.1, for measurements; a Postgres column).
+MAX_NAME_LENGTH = 255
+
+
 def _check_name(name: Any) -> list[Issue]:
     if not isinstance(name, str):
         return []
@@ -255,6 +270,12 @@ def _check_name(name: Any) -> list[Issue]:
         return [Issue(("name",), "name must not be empty")]
     if name != name.strip():
         return [Issue(("name",), f"name {name!r} has leading or trailing spaces; remove them")]
+    if len(name) > MAX_NAME_LENGTH:
+        message = (
+            f"name is {len(name)} characters long; Ionworks documents names of 1 to "
+            f"{MAX_NAME_LENGTH} characters (for measurements), so it may refuse a longer one"
+        )
+        return [Issue(("name",), message, severity="warning")]
     return []
 
 

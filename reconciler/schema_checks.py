@@ -127,7 +127,15 @@ def check_ratings(ratings: Any) -> list[Issue]:
     and every value possible (errors) and usual (warnings) for its kind."""
     if not isinstance(ratings, dict):
         return []
-    issues: list[Issue] = []
+    issues = [
+        Issue(
+            ("ratings", key),
+            f"ratings.{key} is null; leave {key} out to have none: a rating is a Quantity, "
+            "and the API refuses null there",
+        )
+        for key in RATING_UNITS
+        if key in ratings and ratings[key] is None
+    ]
     magnitudes: dict[str, float] = {}
     for key, (reference, examples) in RATING_UNITS.items():
         quantity = ratings.get(key)
@@ -170,6 +178,8 @@ def check_free_form(mapping: dict[str, Any], path: DocPath) -> list[Issue]:
     pending: list[tuple[Any, DocPath]] = [(value, (*path, key)) for key, value in mapping.items()]
     while pending:
         value, where = pending.pop()
+        if value is None and isinstance(where[-1], str):
+            issues.append(null_inside(where))
         if isinstance(value, bool) or value is None or isinstance(value, str):
             continue
         if isinstance(value, int | float):
@@ -183,6 +193,17 @@ def check_free_form(mapping: dict[str, Any], path: DocPath) -> list[Issue]:
             else:
                 pending.extend((item, (*where, key)) for key, item in value.items())
     return sorted(issues, key=lambda issue: path_text(issue.path))
+
+
+def null_inside(path: DocPath) -> Issue:
+    """A warning for a key set to null inside a nested object: it is sent as written, and an
+    API that refuses null there (contract 8.2, unknown) refuses the whole write."""
+    message = (
+        f"{path_text(path)} is null; leave {path[-1]} out instead: inside "
+        f"{path_text(path[:-1])} null and absent mean the same, and an API that refuses null "
+        "inside nested objects would refuse the whole write"
+    )
+    return Issue(path, message, severity="warning")
 
 
 def _bare_number(value: float, path: DocPath) -> Issue:

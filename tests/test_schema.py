@@ -103,9 +103,19 @@ def test_bare_numbers_anywhere_in_free_form_fields() -> None:
     assert len(found) == 3
 
 
-def test_booleans_strings_lists_and_nulls_are_fine_in_free_form_fields() -> None:
-    doc = spec(properties={"a": True, "b": None, "c": ["x", {"value": 1, "unit": "mm"}], "d": {}})
+def test_booleans_strings_and_lists_are_fine_in_free_form_fields() -> None:
+    doc = spec(properties={"a": True, "c": ["x", {"value": 1, "unit": "mm"}], "d": {}})
     assert check_spec(doc) == []
+
+
+def test_a_null_inside_a_nested_object_is_a_warning_not_an_error() -> None:
+    doc = spec(properties={"b": None, "c": [None]}, source={"doi": None})
+    found = check_spec(doc)
+    assert [(issue.path, issue.severity) for issue in found] == [
+        (("properties", "b"), "warning"),
+        (("source", "doi"), "warning"),
+    ]
+    assert "leave b out instead" in found[0].message
 
 
 def test_ratings_units_must_have_the_right_dimension() -> None:

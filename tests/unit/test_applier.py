@@ -3,9 +3,10 @@ cheap converged check."""
 
 from __future__ import annotations
 
-from reconciler.applier import patch_for, repair_body, with_explicit_nulls
+from reconciler.applier import patch_for
 from reconciler.compare import fingerprint
 from reconciler.plan import Change, Plan
+from reconciler.removals import nested_nulls, repair_body, with_explicit_nulls
 from reconciler.results import ApplyResult
 
 RECORD = {
@@ -79,3 +80,32 @@ def test_plans_and_results_repr_as_one_short_line_whatever_their_size() -> None:
         "Plan(project_id='p', owner='o', changes=[10000 create], unchanged=1, unmanaged=0)"
     )
     assert len(repr(ApplyResult(plan))) < 250
+
+
+def test_repair_never_nulls_a_shared_material_s_definition() -> None:
+    """A material's definition is every spec's that uses it: a spec's repair leaves it alone,
+    even where the manifest names the material without defining it."""
+    component = {"properties": {"binder": "CMC", "thickness": {"value": 80, "unit": "um"}}}
+    material = {"name": "Graphite", "manufacturer": "Acme"}
+    record = {
+        "id": "x",
+        "anode": {**component, "material": {**material, "definition": {"d50": "15 um"}}},
+    }
+    expected = {"anode": {"properties": {"binder": "CMC"}, "material": material}}
+    assert repair_body(expected, record, {"anode"}) == {
+        "anode": {"properties": {"binder": "CMC", "thickness": None}, "material": material}
+    }
+
+
+def test_nested_nulls_are_the_keys_a_patch_removes() -> None:
+    body = {
+        "notes": None,  # a field set to null clears it: not a nested key
+        "ratings": {"energy": None, "capacity": {"value": 1, "unit": "A*h"}},
+        "anode": {"properties": {"binder": None, "deep": {"x": None}}},
+    }
+    assert nested_nulls(body) == [
+        "anode.properties.binder",
+        "anode.properties.deep.x",
+        "ratings.energy",
+    ]
+    assert nested_nulls({"ratings": {"capacity": {"value": 1, "unit": "A*h"}}}) == []

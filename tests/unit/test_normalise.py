@@ -84,3 +84,14 @@ def test_live_view_keeps_what_plans_read() -> None:
         "id": "s1", "name": "Cell", "project_id": "p", "updated_at": "t"
     }  # fmt: skip
     assert "created_by" not in view and "id" not in view["anode"]
+
+
+def test_a_write_answer_carries_a_field_only_where_a_read_would_show_it() -> None:
+    full = {"id": "s1", "name": "Cell", "notes": None, "anode_id": "c1", "anode": {"x": 1}}
+    metadata = {"id": "s1", "name": "Cell", "notes": None, "anode_id": "c1", "cathode_id": None}
+    fields = {"name", "notes", "anode", "project_id"}
+    assert normalise.carries(full, fields)
+    assert not normalise.carries(metadata, fields)  # a component behind its id alone
+    assert normalise.carries(metadata, {"name", "notes", "cathode"})  # the slot says: empty
+    assert not normalise.carries(metadata, {"form_factor"})  # not in the answer at all
+    assert normalise.carries({**metadata, "anode": None, "anode_id": None}, fields)
