@@ -60,13 +60,13 @@ def scan(root: Path) -> tuple[list[Path], list[Problem]]:
             message = "no such manifests directory"
         return [], [Problem(Location(shown), message)]
     real_root = os.path.realpath(root)
-    found: dict[str, Path] = {}
+    found: dict[str, tuple[str, Path]] = {}  # real path -> (relative path, path as found)
     problems: list[Problem] = []
-    seen_real: set[str] = set()
-    pending = [root]
+    seen_real = {real_root}
+    # (directory, its real path, its path relative to root with a trailing "/", or "")
+    pending: list[tuple[Path, str, str]] = [(root, real_root, "")]
     while pending:
-        directory = pending.pop()
-        seen_real.add(os.path.realpath(directory))
+        directory, real_directory, relative = pending.pop()
         try:
             entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
         except OSError as exc:
@@ -74,9 +74,9 @@ def scan(root: Path) -> tuple[list[Path], list[Problem]]:
             problems.append(Problem(Location(display_path(directory)), message))
             continue
         for entry in entries:
-            path = Path(entry.path)
             if entry.name.startswith("."):
                 continue
+            path = Path(entry.path)
             is_yaml = entry.name.lower().endswith(MANIFEST_SUFFIXES)
             if directory == root and entry.name == CONFIG_FILENAME:
                 continue
@@ -84,8 +84,8 @@ def scan(root: Path) -> tuple[list[Path], list[Problem]]:
                 message = f"rename the config to {CONFIG_FILENAME} (it is read only by that name)"
                 problems.append(Problem(Location(display_path(path), 1, 1), message))
                 continue
-            real = os.path.realpath(path)
             if entry.is_symlink():
+                real = os.path.realpath(path)
                 if not os.path.exists(real):
                     if is_yaml:
                         where = Location(display_path(path), 1, 1)
@@ -96,11 +96,16 @@ def scan(root: Path) -> tuple[list[Path], list[Problem]]:
                     message = f"symlink points outside the manifests directory (to {real})"
                     problems.append(Problem(Location(display_path(path), 1, 1), message))
                     continue
-            if os.path.isdir(real):
+                is_dir, is_file = os.path.isdir(real), os.path.isfile(real)
+            else:  # not a link: its real path follows from its directory's, no system call
+                real = os.path.join(real_directory, entry.name)
+                is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = not is_dir and entry.is_file(follow_symlinks=False)
+            if is_dir:
                 if real not in seen_real:
                     seen_real.add(real)
-                    pending.append(path)
-            elif is_yaml and os.path.isfile(real):
-                found.setdefault(real, path)
-    files = sorted(found.values(), key=lambda p: p.relative_to(root).as_posix())
+                    pending.append((path, real, f"{relative}{entry.name}/"))
+            elif is_yaml and is_file:
+                found.setdefault(real, (f"{relative}{entry.name}", path))
+    files = [path for _, path in sorted(found.values(), key=lambda item: item[0])]
     return files, problems
