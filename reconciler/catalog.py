@@ -124,6 +124,7 @@ def build_catalog(
             document.key, document.definition, document.product_id, document.location
         )
     inline: dict[tuple[MaterialKey, str], tuple[Any, _Use]] = {}
+    agreed: set[tuple[MaterialKey, str, str]] = set()  # values found to agree, by their repr
     for use in uses(bodies, slots):
         key = material_key(use.material)
         catalog.setdefault(key, DesiredMaterial(key))
@@ -140,10 +141,15 @@ def build_catalog(
             value = use.material.get(field)
             if value is None:
                 continue
+            written = repr(value)  # the same text again needs no physical comparison
+            if (key, field, written) in agreed:
+                continue
             problem = _conflict(key, field, value, use, entries, inline, locate)
             if problem:
                 problems.append(problem)
-            elif (key, field) not in inline:
+                continue
+            agreed.add((key, field, written))
+            if (key, field) not in inline:
                 inline[(key, field)] = (value, use)
                 if key not in entries:
                     catalog[key] = replace(catalog[key], **{field: value})
