@@ -26,6 +26,7 @@ from reconciler.schema_checks import (
     Issue,
     check_free_form,
     check_lifecycle,
+    check_name,
     check_ratings,
     describe_value,
     null_inside,
@@ -208,7 +209,7 @@ def check_spec(document: Mapping[str, Any]) -> list[Issue]:
         CellSpecManifest.model_validate(data)
     except ValidationError as exc:
         issues.extend(validation_issues(exc, CellSpecManifest, data))
-    issues.extend(_check_name(data.get("name")))
+    issues.extend(check_name(data.get("name")))
     if "ratings" in data and data["ratings"] is None:
         message = (
             "ratings: null would clear the ratings, which Ionworks requires (with capacity, "
@@ -233,7 +234,7 @@ def check_material(document: Mapping[str, Any]) -> list[Issue]:
         MaterialManifest.model_validate(document)
     except ValidationError as exc:
         issues.extend(validation_issues(exc, MaterialManifest, document))
-    issues.extend(_check_name(document.get("name")))
+    issues.extend(check_name(document.get("name")))
     if isinstance(document.get("definition"), dict):
         issues.extend(check_free_form(document["definition"], ("definition",)))
     return _one_per_path(issues)
@@ -257,26 +258,6 @@ def _component_free_form(key: str, value: Any) -> list[Issue]:
     if isinstance(material, dict) and isinstance(material.get("definition"), dict):
         issues.extend(check_free_form(material["definition"], (key, "material", "definition")))
     return issues
-
-
-#: The longest name Ionworks documents (contract 7.1, for measurements; a Postgres column).
-MAX_NAME_LENGTH = 255
-
-
-def _check_name(name: Any) -> list[Issue]:
-    if not isinstance(name, str):
-        return []
-    if not name.strip():
-        return [Issue(("name",), "name must not be empty")]
-    if name != name.strip():
-        return [Issue(("name",), f"name {name!r} has leading or trailing spaces; remove them")]
-    if len(name) > MAX_NAME_LENGTH:
-        message = (
-            f"name is {len(name)} characters long; Ionworks documents names of 1 to "
-            f"{MAX_NAME_LENGTH} characters (for measurements), so it may refuse a longer one"
-        )
-        return [Issue(("name",), message, severity="warning")]
-    return []
 
 
 def _non_finite_anywhere(document: Mapping[str, Any]) -> list[Issue]:

@@ -306,3 +306,24 @@ def check_lifecycle(lifecycle: Any, name: Any, fields: Sequence[str]) -> list[Is
             if problem:
                 issues.append(Issue(("lifecycle", "ignore_fields", index), problem))
     return issues
+
+
+#: The longest name Ionworks documents (contract 7.1, for measurements; a Postgres column).
+MAX_NAME_LENGTH = 255
+
+
+def check_name(name: Any) -> list[Issue]:
+    """A spec's or material's name: not empty, no surrounding spaces, not longer than documented."""
+    if not isinstance(name, str):
+        return []
+    if not name.strip():
+        return [Issue(("name",), "name must not be empty")]
+    if name != name.strip():
+        return [Issue(("name",), f"name {name!r} has leading or trailing spaces; remove them")]
+    if len(name) > MAX_NAME_LENGTH:
+        message = (
+            f"name is {len(name)} characters long; Ionworks documents names of 1 to "
+            f"{MAX_NAME_LENGTH} characters (for measurements), so it may refuse a longer one"
+        )
+        return [Issue(("name",), message, severity="warning")]
+    return []
