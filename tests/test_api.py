@@ -128,6 +128,13 @@ def test_base_url_with_a_query_or_fragment_is_refused_without_echoing_it(url: st
     assert KEY not in str(caught.value) and "api.test" not in str(caught.value)
 
 
+def test_a_base_url_with_a_user_or_password_is_refused_naming_flag_and_variable() -> None:
+    with pytest.raises(ConfigError, match="user name or password") as caught:
+        ApiSettings(base_url=f"https://lab:{KEY}@api.test")
+    assert KEY not in str(caught.value) and "lab:" not in str(caught.value)
+    assert "--api-url" in str(caught.value) and "IONWORKS_API_URL" in str(caught.value)
+
+
 @pytest.mark.parametrize("org", ["acmé-lab", "acme lab", "acme\nlab", "acme\u200blab"])
 def test_an_organization_id_a_header_cannot_carry_is_refused_without_echoing_it(org: str) -> None:
     with pytest.raises(ConfigError, match=r"organization id .* non-ASCII") as caught:

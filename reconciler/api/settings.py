@@ -200,23 +200,24 @@ def _check_base_url(base_url: str) -> str:
     (``?key=...``), and the base URL appears in messages.
     """
     stripped = base_url.strip().rstrip("/")
+    where = f"check --api-url or {ENV_API_URL}"
     if "?" in stripped or "#" in stripped:
         raise ConfigError(
-            f"the API URL must not contain a query string or fragment (check {ENV_API_URL} / "
-            "--api-url; it is not shown here, as it may hold a secret)"
+            f"the API URL must not contain a query string or fragment ({where}; it is not "
+            "shown here, as it may hold a secret)"
         )
     try:
         url = httpx.URL(stripped)
     except httpx.InvalidURL:
-        raise ConfigError(f"the API URL is not a valid URL (check {ENV_API_URL})") from None
+        raise ConfigError(f"the API URL is not a valid URL ({where})") from None
     if url.userinfo:
         raise ConfigError(
-            f"the API URL must not contain a user name or password ({ENV_API_URL}); "
-            f"use {ENV_API_KEY} or {ENV_API_TOKEN}"
+            f"the API URL must not contain a user name or password ({where}; it is not shown "
+            f"here); give the credential in {ENV_API_KEY} or {ENV_API_TOKEN}"
         )
     if url.scheme not in {"http", "https"} or not url.host:
         raise ConfigError(
             f"the API URL {stripped!r} must start with http:// or https:// and name a host "
-            f"(check {ENV_API_URL})"
+            f"({where})"
         )
     return stripped
