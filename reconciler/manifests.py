@@ -24,6 +24,7 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +160,9 @@ def _load_set(
         loader.add(loaded)
     problems.extend(loader.problems)
     problems.extend(loader.cross_file_problems())
+    if config is not None and config.release:
+        conflicts = (released_conflict(spec, config.release) for spec in loader.specs)
+        problems.extend(problem for problem in conflicts if problem is not None)
     catalog, material_problems = build_catalog(
         loader.materials,
         [spec.body for spec in loader.specs],
@@ -178,6 +182,20 @@ def _load_set(
         warnings=tuple(sorted(problems)),
         materials=tuple(catalog[key] for key in sorted(catalog, key=_key_order)),
     )
+
+
+def released_conflict(spec: SpecDocument, globs: Sequence[str]) -> Problem | None:
+    """A manifest declaring a spec the config releases: it cannot be both managed and not."""
+    for name in (spec.name, *spec.lifecycle.previous_names):
+        for glob in globs:
+            if fnmatchcase(name, glob):
+                return Problem(
+                    spec.field_locations.get("name", spec.location),
+                    f"'{name}' is declared by this manifest and matched by the release glob "
+                    f"'{glob}' in ionworks-apply.yaml; a spec is either managed or released: "
+                    "remove the manifest or the glob",
+                )
+    return None
 
 
 def _key_order(key: MaterialKey) -> tuple[str, str]:
@@ -415,4 +433,5 @@ __all__ = [
     "load_manifests",
     "load_paths",
     "load_workers",
+    "released_conflict",
 ]

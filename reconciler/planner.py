@@ -17,7 +17,7 @@ from typing import Any
 
 from reconciler import compare, normalise
 from reconciler.errors import LiveStateError, Location, ManifestError, Problem
-from reconciler.manifests import ManifestSet, SpecDocument
+from reconciler.manifests import ManifestSet, SpecDocument, released_conflict
 from reconciler.materials import plan_materials
 from reconciler.ownership import MARKER_KEY, MARKER_PATH, foreign_owner, marker_of, with_marker
 from reconciler.paths import copy_tree, get_path, set_path, split_path, without_paths
@@ -167,7 +167,7 @@ def build_plan(
     set_digest = compare.ListDigest()  # = digest([spec.body for spec in manifests.specs])
 
     for spec in manifests.specs:
-        released = _released_declared(spec, config.release)
+        released = released_conflict(spec, config.release)
         if released:
             problems.append(released)
             continue
@@ -296,20 +296,6 @@ def release_body(record: Mapping[str, Any]) -> dict[str, Any]:
     properties = normalise.live_body(record).get("properties")
     kept = properties if isinstance(properties, Mapping) else {}
     return {"properties": {k: copy_tree(v) for k, v in kept.items() if k != MARKER_KEY}}
-
-
-def _released_declared(spec: SpecDocument, globs: Sequence[str]) -> Problem | None:
-    """A manifest declaring a spec the config releases: it cannot be both managed and not."""
-    for name in (spec.name, *spec.lifecycle.previous_names):
-        for glob in globs:
-            if fnmatchcase(name, glob):
-                return _problem(
-                    spec.field_locations.get("name", spec.location),
-                    f"'{name}' is declared by this manifest and matched by the release glob "
-                    f"'{glob}' in ionworks-apply.yaml; a spec is either managed or released: "
-                    "remove the manifest or the glob",
-                )
-    return None
 
 
 def _by_name(
